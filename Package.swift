@@ -1,0 +1,89 @@
+// swift-tools-version:6.1
+// QuantWatch: int8-vs-float drift monitoring for quantized ONNX models on ARM Linux edge boards.
+// Dependencies point one way: QuantKernels ← QuantGraph ← ONNXImport ← (daemon, CLI).
+// The inference core never imports MQTT, SQLite, config or the CLI.
+import PackageDescription
+
+let package = Package(
+    name: "QuantWatch",
+    products: [
+        .executable(name: "quantwatch", targets: ["quantwatch"]),
+        .library(name: "QuantKernels", targets: ["QuantKernels"]),
+        .library(name: "QuantGraph", targets: ["QuantGraph"]),
+        .library(name: "ONNXImport", targets: ["ONNXImport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
+    targets: [
+        // MARK: - Inference core
+
+        // Per-operator compute loops, requantization, saturation counters.
+        // Pure Swift: no Foundation, no existentials (also compiles under Embedded Swift).
+        .target(name: "QuantKernels"),
+
+        // Tensors, graph IR, shape inference, folding, memory plan, executor.
+        .target(name: "QuantGraph", dependencies: ["QuantKernels"]),
+
+        // Generated from onnx.proto by scripts/generate-onnx-proto.sh; never edited by hand.
+        .target(
+            name: "ONNXProto",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["onnx.proto"]
+        ),
+
+        // ONNX → QuantGraph: validation, opset semantics, clear refusals.
+        .target(name: "ONNXImport", dependencies: ["ONNXProto", "QuantGraph"]),
+
+        // MARK: - Frames
+
+        // .npy / .pgm / .ppm readers and writers, ONNX TensorProto files.
+        .target(name: "FrameSources", dependencies: ["QuantGraph"]),
+
+        // MARK: - System libraries (C shims)
+
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+
+        // MARK: - Store and transport
+
+        // SQLite: the metric buffer (the only target that touches SQLite).
+        .target(name: "MetricStore", dependencies: ["CSQLite"]),
+        // libmosquitto: the MQTT link (the only target that touches MQTT).
+        .target(name: "MQTTLink", dependencies: ["CMosquitto"]),
+
+        // MARK: - Command line
+
+        .executableTarget(
+            name: "quantwatch",
+            dependencies: [
+                "QuantGraph", "ONNXImport", "FrameSources", "MetricStore", "MQTTLink",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Tests
+
+        // Counts heap allocations on the calling thread (interposes malloc in the test binary),
+        // so tests can prove that a planned inference allocates nothing.
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+
+        .testTarget(name: "QuantKernelsTests", dependencies: ["QuantKernels"]),
+        .testTarget(name: "QuantGraphTests", dependencies: ["QuantGraph", "AllocationCounter"]),
+        .testTarget(
+            name: "ONNXImportTests",
+            dependencies: ["ONNXImport", "ONNXProto", "FrameSources", "AllocationCounter"]
+        ),
+        .testTarget(name: "FrameSourcesTests", dependencies: ["FrameSources"], exclude: ["Resources"]),
+        .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources"]),
+    ]
+)

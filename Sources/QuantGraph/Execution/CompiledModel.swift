@@ -1,0 +1,137 @@
+/// Options for turning a graph into a runnable model.
+public struct CompileOptions: Sendable {
+    /// Fold BatchNormalization into the Conv before it.
+    public var foldBatchNormalization = true
+    /// Fuse Relu / Clip into the epilogue of the Conv, Gemm or Add before it.
+    public var fuseActivations = true
+    /// Tensors (by name) kept readable after a run, for taps and layer comparison.
+    public var keep: Set<String> = []
+
+    public init() {}
+}
+
+extension Graph {
+    /// Validates, orders, infers types, folds constants and shape computations, applies the
+    /// fusions, and drops what no output needs. Everything a model cannot do fails here, at load.
+    public mutating func prepare(_ options: CompileOptions = CompileOptions()) throws {
+        try sortTopologically()
+        try inferTypesAndFold()
+        if options.foldBatchNormalization { try foldBatchNormalization() }
+        if options.fuseActivations { try fuseActivations(keeping: options.keep) }
+        removeDeadNodes(keeping: options.keep)
+    }
+}
+
+/// A model ready to run: one arena planned at load, one step per node, bound to fixed addresses.
+/// `run()` allocates nothing. Not thread-safe: use one instance per thread.
+public final class CompiledModel: @unchecked Sendable {
+    /// A model input or output: its name and static type.
+    public struct Port: Sendable, CustomStringConvertible {
+        public let name: String
+        public let type: TensorType
+        public var description: String { "\(name): \(type)" }
+    }
+
+    public let inputs: [Port]
+    public let outputs: [Port]
+    /// The graph as planned (after folding and fusion).
+    public let graph: Graph
+    public let plan: MemoryPlan
+
+    private let arena: TensorStorage
+    private let scratch: TensorStorage
+    private let steps: [Step]
+    private let inputPointers: [UnsafeMutableRawPointer]
+    private let outputPointers: [UnsafeMutableRawPointer]
+    private let valuePointers: [String: (TensorType, UnsafeMutableRawPointer)]
+
+    /// Plans memory and binds every step. `graph` must have been `prepare`d.
+    public init(graph: Graph, options: CompileOptions = CompileOptions()) throws {
+        self.graph = graph
+        let keptIDs = Set(graph.values.indices.filter { options.keep.contains(graph.values[$0].name) }.map(ValueID.init))
+        let plan = MemoryPlan(graph: graph, pinned: keptIDs)
+        let arena = TensorStorage(byteCount: plan.arenaByteCount)
+        let base = arena.pointer
+
+        func pointer(_ id: ValueID) -> UnsafeMutableRawPointer {
+            if let constant = graph[id].constant { return constant.storage.pointer }
+            return base + plan.offsets[id.index]!
+        }
+
+        var scratchBytes = 0
+        for node in graph.nodes where node.op.viewOfInput == nil {
+            scratchBytes = max(scratchBytes, node.op.scratchByteCount(inputs: graph.operands(of: node), outputs: node.outputs.map { graph[$0].type! }))
+        }
+        let scratch = TensorStorage(byteCount: scratchBytes)
+
+        var steps: [Step] = []
+        for node in graph.nodes where node.op.viewOfInput == nil {
+            let binding = StepBinding(
+                inputs: node.inputs.map { id in id.map { BoundValue(type: graph[$0].type!, pointer: pointer($0), constant: graph[$0].constant) } },
+                outputs: node.outputs.map { BoundValue(type: graph[$0].type!, pointer: pointer($0)) },
+                scratch: scratch.pointer
+            )
+            do {
+                steps.append(try node.op.makeStep(binding))
+            } catch let error as OperatorError {
+                throw ModelError.node(node.info, error.reason)
+            }
+        }
+        self.steps = steps
+        self.plan = plan
+        self.arena = arena
+        self.scratch = scratch
+        inputs = graph.inputs.map { Port(name: graph[$0].name, type: graph[$0].type!) }
+        outputs = graph.outputs.map { Port(name: graph[$0].name, type: graph[$0].type!) }
+        inputPointers = graph.inputs.map(pointer)
+        outputPointers = graph.outputs.map(pointer)
+        var named: [String: (TensorType, UnsafeMutableRawPointer)] = [:]
+        for id in keptIDs { named[graph[id].name] = (graph[id].type!, pointer(id)) }
+        valuePointers = named
+    }
+
+    /// Number of steps (planned kernel calls) per run.
+    public var stepCount: Int { steps.count }
+
+    /// Bytes of the activation arena and of the shared scratch.
+    public var arenaByteCount: Int { arena.byteCount }
+    public var scratchByteCount: Int { scratch.byteCount }
+
+    /// The writable bytes of input `index`: fill them, then `run()`.
+    public func inputBuffer(_ index: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: inputPointers[index], count: inputs[index].type.byteCount)
+    }
+
+    /// The bytes of output `index`, valid until the next `run()`.
+    public func outputBuffer(_ index: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: outputPointers[index], count: outputs[index].type.byteCount)
+    }
+
+    /// Copies a tensor into input `index`; throws naming the input when type or shape differ.
+    public func setInput(_ index: Int, _ tensor: Tensor) throws {
+        let port = inputs[index]
+        guard tensor.type == port.type else {
+            throw ModelError("input '\(port.name)' expects \(port.type); got \(tensor.type)")
+        }
+        tensor.withUnsafeBytes { inputBuffer(index).copyMemory(from: $0) }
+    }
+
+    /// Index of the input with this name.
+    public func inputIndex(named name: String) -> Int? { inputs.firstIndex { $0.name == name } }
+
+    /// Runs every step once. Allocates nothing.
+    public func run() {
+        for step in steps { step() }
+    }
+
+    /// A copy of output `index` (allocates; for tools, not the per-frame path).
+    public func output(_ index: Int) -> Tensor {
+        Tensor(type: outputs[index].type, bytes: outputBuffer(index))
+    }
+
+    /// A kept tensor's bytes after a run (see `CompileOptions.keep`), or nil if it was not kept.
+    public func keptValue(named name: String) -> (type: TensorType, bytes: UnsafeRawBufferPointer)? {
+        guard let (type, pointer) = valuePointers[name] else { return nil }
+        return (type, UnsafeRawBufferPointer(start: pointer, count: type.byteCount))
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import QuantGraph
+
+@main
+struct QuantWatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantwatch",
+        abstract: "Runs int8-quantized ONNX models and measures how far they drift from their float originals.",
+        version: QuantWatchVersion.string,
+        subcommands: [InspectCommand.self, InferCommand.self, VersionCommand.self]
+    )
+}
+
+enum QuantWatchVersion {
+    static let string = "0.1.0"
+}
+
+/// Turns the errors the libraries throw into one line on stderr and a failing exit code.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+func withUserErrors<R>(_ body: () throws -> R) throws -> R {
+    do { return try body() } catch let error as ModelError {
+        throw CLIError(error.message)
+    } catch let error as CLIError {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        throw CLIError("\(error)")
+    }
+}
+
+extension CLIError: LocalizedError {
+    var errorDescription: String? { description }
+}

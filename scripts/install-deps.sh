@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian / Raspberry Pi OS packages QuantWatch needs to build, test and run, when
+# they are missing. Idempotent and non-interactive; uses sudo when not root.
+set -euo pipefail
+
+packages=(pkg-config libmosquitto-dev libsqlite3-dev mosquitto mosquitto-clients)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
