@@ -21,7 +21,8 @@ let package = Package(
 
         // Per-operator compute loops, requantization, saturation counters.
         // Pure Swift: no Foundation, no existentials (also compiles under Embedded Swift).
-        .target(name: "QuantKernels"),
+        // Optimised even in debug builds: the tests run real models through these loops.
+        .target(name: "QuantKernels", swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
         // Tensors, graph IR, shape inference, folding, memory plan, executor.
         .target(name: "QuantGraph", dependencies: ["QuantKernels"]),

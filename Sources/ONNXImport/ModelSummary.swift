@@ -125,6 +125,19 @@ public struct ModelSummary: Codable, Sendable {
         "QLinearSoftmax": [(0, 1, 2), (-1, 3, 4)],
     ]
 
+    /// The axis a per-channel scale runs along: the `axis` attribute of Quantize/DequantizeLinear
+    /// (default 1); output channels (axis 0) for QLinearConv and ConvInteger weights; the N axis of
+    /// QLinearMatMul's and QGemm's B ([K, N], or [N, K] when transB).
+    static func perChannelAxis(_ opType: String, _ tensorIndex: Int, _ attribute: Int?, _ transB: Bool) -> Int {
+        switch opType {
+        case "QuantizeLinear", "DequantizeLinear": attribute ?? 1
+        case "QLinearConv": tensorIndex == 3 ? 0 : 1
+        case "QGemm": tensorIndex == 3 ? (transB ? 0 : 1) : 1
+        case "QLinearMatMul": tensorIndex == 3 ? 1 : 0
+        default: attribute ?? 1
+        }
+    }
+
     static func quantizationParameters(_ graph: Onnx_GraphProto, constants: [String: Onnx_TensorProto], decoder: TensorDecoder) throws -> [QuantizedTensor] {
         var result: [QuantizedTensor] = []
         for node in graph.node {
@@ -133,7 +146,8 @@ public struct ModelSummary: Codable, Sendable {
                 // Y scale and zero point first, then (X, scale, zero point) triples.
                 triples = [(-1, 0, 1)] + stride(from: 2, to: node.input.count, by: 3).map { ($0, $0 + 1, $0 + 2) }
             }
-            let axis = node.attribute.first { $0.name == "axis" }.map { Int($0.i) }
+            let axisAttribute = node.attribute.first { $0.name == "axis" }.map { Int($0.i) }
+            let transB = node.attribute.first { $0.name == "transB" }.map { $0.i != 0 } ?? false
             for (tensorIndex, scaleIndex, zeroIndex) in triples {
                 let tensorName = tensorIndex < 0 ? (node.output.first ?? "") : (tensorIndex < node.input.count ? node.input[tensorIndex] : "")
                 guard scaleIndex < node.input.count, let scaleProto = constants[node.input[scaleIndex]] else { continue }
@@ -147,7 +161,7 @@ public struct ModelSummary: Codable, Sendable {
                 let isPerChannel = scale.count > 1
                 result.append(QuantizedTensor(tensor: tensorName, node: node.name, opType: node.opType, scale: scale,
                                               zeroPoint: zeroPoint, zeroPointType: zeroType,
-                                              axis: isPerChannel ? (axis ?? 1) : nil))
+                                              axis: isPerChannel ? perChannelAxis(node.opType, tensorIndex, axisAttribute, transB) : nil))
             }
         }
         return result

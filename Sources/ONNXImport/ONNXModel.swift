@@ -111,7 +111,13 @@ struct GraphImporter {
         guard let dataType = ONNXDataType.dataType(tensorType.elemType) else {
             throw ModelError("input '\(info.name)' has element type \(ONNXDataType.name(tensorType.elemType)), which is not supported")
         }
-        if let shape = options.inputShapes[info.name] { return TensorType(dataType, shape) }
+        if let shape = options.inputShapes[info.name] {
+            guard shape.allSatisfy({ $0 > 0 }) else {
+                throw ModelError("input '\(info.name)': the given shape \(shape) must have positive dims")
+            }
+            _ = try TensorDecoder.checkedShape(shape.map(Int64.init), "input '\(info.name)'")
+            return TensorType(dataType, shape)
+        }
         guard tensorType.hasShape else {
             throw ModelError("input '\(info.name)' has no declared shape; give one (e.g. --shape \(info.name)=1,3,224,224)")
         }

@@ -123,7 +123,7 @@ public struct TensorDecoder: Sendable {
         }
         defer { try? handle.close() }
         let size = (try? handle.seekToEnd()).map(Int.init) ?? 0
-        guard offset + length <= size else {
+        guard offset <= size, length <= size - offset else {
             throw ModelError("\(what): external data file '\(location)' has \(size) bytes; offset \(offset) + length \(length) runs past its end")
         }
         try handle.seek(toOffset: UInt64(offset))

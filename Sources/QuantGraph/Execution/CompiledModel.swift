@@ -16,7 +16,7 @@ extension Graph {
     public mutating func prepare(_ options: CompileOptions = CompileOptions()) throws {
         try sortTopologically()
         try inferTypesAndFold()
-        if options.foldBatchNormalization { try foldBatchNormalization() }
+        if options.foldBatchNormalization { try foldBatchNormalization(keeping: options.keep) }
         if options.fuseActivations { try fuseActivations(keeping: options.keep) }
         removeDeadNodes(keeping: options.keep)
     }
@@ -41,6 +41,8 @@ public final class CompiledModel: @unchecked Sendable {
     private let arena: TensorStorage
     private let scratch: TensorStorage
     private let steps: [Step]
+    /// The node each step runs, in run order (fused nodes carry the joined names).
+    public let stepNodes: [NodeInfo]
     private let inputPointers: [UnsafeMutableRawPointer]
     private let outputPointers: [UnsafeMutableRawPointer]
     private let valuePointers: [String: (TensorType, UnsafeMutableRawPointer)]
@@ -65,7 +67,9 @@ public final class CompiledModel: @unchecked Sendable {
         let scratch = TensorStorage(byteCount: scratchBytes)
 
         var steps: [Step] = []
+        var stepNodes: [NodeInfo] = []
         for node in graph.nodes where node.op.viewOfInput == nil {
+            stepNodes.append(node.info)
             let binding = StepBinding(
                 inputs: node.inputs.map { id in id.map { BoundValue(type: graph[$0].type!, pointer: pointer($0), constant: graph[$0].constant) } },
                 outputs: node.outputs.map { BoundValue(type: graph[$0].type!, pointer: pointer($0)) },
@@ -78,6 +82,7 @@ public final class CompiledModel: @unchecked Sendable {
             }
         }
         self.steps = steps
+        self.stepNodes = stepNodes
         self.plan = plan
         self.arena = arena
         self.scratch = scratch
@@ -121,8 +126,11 @@ public final class CompiledModel: @unchecked Sendable {
 
     /// Runs every step once. Allocates nothing.
     public func run() {
-        for step in steps { step() }
+        for index in steps.indices { steps[index]() }
     }
+
+    /// Runs step `index` alone (for per-layer profiling; `run()` is steps 0..<stepCount in order).
+    public func runStep(_ index: Int) { steps[index]() }
 
     /// A copy of output `index` (allocates; for tools, not the per-frame path).
     public func output(_ index: Int) -> Tensor {

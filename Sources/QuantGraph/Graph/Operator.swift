@@ -105,10 +105,21 @@ public func constantIntegers(_ inputs: [Operand?], _ i: Int, _ what: String) thr
 /// Normalises a possibly negative axis against a rank, or throws naming the allowed range.
 public func normalizeAxis(_ axis: Int, rank: Int, _ what: String = "axis") throws -> Int {
     let resolved = axis < 0 ? axis + rank : axis
-    guard resolved >= 0 && resolved < max(rank, 1) else {
+    guard resolved >= 0 && resolved < rank else {
         throw OperatorError("\(what) \(axis) is out of range for rank \(rank) (expected \(-rank)...\(rank - 1))")
     }
     return resolved
+}
+
+/// Product of dims, or throws when it overflows (a hostile shape must not trap).
+public func checkedElementCount(_ shape: [Int], _ what: String) throws -> Int {
+    var count = 1
+    for d in shape {
+        let (product, overflow) = count.multipliedReportingOverflow(by: d)
+        guard !overflow else { throw OperatorError("\(what) \(shape) has more elements than can be counted") }
+        count = product
+    }
+    return count
 }
 
 /// Numpy broadcasting of two shapes, or throws naming both.

@@ -77,16 +77,17 @@ public struct ViewOperator: Operator {
                 throw OperatorError("shape \(target) has a negative dim \(d)")
             }
         }
-        let count = input.reduce(1, *)
+        let count = try checkedElementCount(input, "input shape")
+        let targetCount = try checkedElementCount(shape.enumerated().filter { $0.offset != inferred }.map(\.element), "shape")
         if let i = inferred {
-            let known = shape.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
+            let known = targetCount
             guard known > 0, count % known == 0 else {
                 throw OperatorError("cannot reshape \(input) (\(count) elements) to \(target)")
             }
             shape[i] = count / known
         }
-        guard shape.reduce(1, *) == count else {
-            throw OperatorError("cannot reshape \(input) (\(count) elements) to \(target) (\(shape.reduce(1, *)) elements)")
+        guard inferred != nil || targetCount == count else {
+            throw OperatorError("cannot reshape \(input) (\(count) elements) to \(target) (\(targetCount) elements)")
         }
         return shape
     }

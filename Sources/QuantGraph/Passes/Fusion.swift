@@ -4,20 +4,19 @@ extension Graph {
     /// Folds each inference-mode BatchNormalization into the Conv that feeds it, when the Conv's
     /// output has no other reader and weights, bias and BN parameters are all constants:
     /// W'[o] = W[o]·m[o], b'[o] = b[o]·m[o] + (β[o] − μ[o]·m[o]), m = γ/√(σ² + ε).
-    public mutating func foldBatchNormalization() throws {
+    public mutating func foldBatchNormalization(keeping keep: Set<String> = []) throws {
         let producer = producers()
         let uses = useCounts()
         var removed = Set<Int>()
         for (n, node) in nodes.enumerated() {
             guard let bn = node.op as? BatchNormalizationOperator, let x = node.inputs[0],
-                  let p = producer[x.index], let conv = nodes[p].op as? ConvOperator,
-                  uses[x.index] == 1, !outputs.contains(x),
+                  let p = producer[x.index], nodes[p].op is ConvOperator,
+                  uses[x.index] == 1, !outputs.contains(x), !keep.contains(values[x.index].name),
                   let w = nodes[p].inputs[1].flatMap({ values[$0.index].constant }),
                   node.inputs[1...4].allSatisfy({ $0.flatMap { values[$0.index].constant } != nil })
             else { continue }
             let existingBias = nodes[p].inputs.count > 2 ? nodes[p].inputs[2] : nil
             if let existingBias, values[existingBias.index].constant == nil { continue }
-            _ = conv
             let params = node.inputs[1...4].map { values[$0!.index].constant!.scalars(as: Float.self) }
             let channels = params[0].count
             var multiplier = [Float](repeating: 0, count: channels), offset = multiplier

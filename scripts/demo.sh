@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make demo`: what QuantWatch does today, on the bundled fixtures.
+# Usage: scripts/demo.sh PATH/TO/quantwatch
+set -euo pipefail
+cd "$(dirname "$0")/.."
+qw="${1:?usage: scripts/demo.sh PATH/TO/quantwatch}"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
+
+step "The libraries QuantWatch links" \
+    "$qw" version
+step "What is in the int8 model onnxruntime's quantizer wrote (QDQ, per-channel weights)" \
+    "$qw" inspect Fixtures/patches/model.int8.qdq.onnx
+step "What is in its float original" \
+    "$qw" inspect Fixtures/patches/model.fp32.onnx
+step "The float model on one camera-like frame (96x96 RGB crop), top 3 classes" \
+    "$qw" infer Fixtures/patches/model.fp32.onnx --input Fixtures/patches/tensors/0000.npy \
+    --top 3 --labels Fixtures/patches/classes.txt
+step "The same frame 200 times: the planned arena means no allocation per frame" \
+    "$qw" infer Fixtures/patches/model.fp32.onnx --input Fixtures/patches/tensors/0000.npy --top 1 \
+    --labels Fixtures/patches/classes.txt --repeat 200
+step "The handwritten-digits model, its outputs saved as .npy" \
+    "$qw" infer Fixtures/digits/model.fp32.onnx --input input=Fixtures/digits/frames/0000.npy --save "$out"
+ls -l "$out"
+echo
+echo "Next: int8 execution and the quantization report (quantwatch eval), then the daemon."
