@@ -77,14 +77,16 @@ let package = Package(
         // Counts heap allocations on the calling thread (interposes malloc in the test binary),
         // so tests can prove that a planned inference allocates nothing.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        // Shared test helpers: the SplitMix64 generator and float tolerance comparisons.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
 
-        .testTarget(name: "QuantKernelsTests", dependencies: ["QuantKernels"]),
+        .testTarget(name: "QuantKernelsTests", dependencies: ["QuantKernels", "TestSupport"]),
         .testTarget(name: "QuantGraphTests", dependencies: ["QuantGraph", "AllocationCounter"]),
         .testTarget(
             name: "ONNXImportTests",
-            dependencies: ["ONNXImport", "ONNXProto", "FrameSources", "AllocationCounter"]
+            dependencies: ["ONNXImport", "ONNXProto", "FrameSources", "AllocationCounter", "TestSupport"]
         ),
-        .testTarget(name: "FrameSourcesTests", dependencies: ["FrameSources"], exclude: ["Resources"]),
+        .testTarget(name: "FrameSourcesTests", dependencies: ["FrameSources", "TestSupport"], exclude: ["Resources"]),
         .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources"]),
     ]
 )

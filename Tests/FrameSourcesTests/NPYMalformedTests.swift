@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FrameSources
 import QuantGraph
 
@@ -148,7 +149,7 @@ struct NPYMalformedTests {
         for length in 0..<valid.count {
             #expect(throws: FrameSourceError.self) { try NPY.decode(valid.prefix(length), source: "cut") }
         }
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         for _ in 0..<3000 {
             var bytes = [UInt8](valid)
             for _ in 0..<Int.random(in: 1...4, using: &rng) {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FrameSources
 
 @Suite("PNM (PGM/PPM) reading and writing")
@@ -139,7 +140,7 @@ struct PNMTests {
         for length in 0..<valid.count {
             #expect(throws: FrameSourceError.self) { try PNM.decode(valid.prefix(length), source: "cut") }
         }
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         for _ in 0..<3000 {
             var bytes = [UInt8](valid)
             for _ in 0..<Int.random(in: 1...4, using: &rng) {

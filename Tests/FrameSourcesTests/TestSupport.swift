@@ -32,18 +32,6 @@ func npyFile(major: UInt8 = 1, minor: UInt8 = 0, header: String, data: [UInt8] =
     return Data(bytes + headerBytes + data)
 }
 
-/// A deterministic pseudo-random generator for mutation tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A fresh empty temporary directory; the caller removes it.
 func makeTemporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("frames-tests-\(UUID().uuidString)")

@@ -3,6 +3,7 @@ import ONNXImport
 import ONNXProto
 import QuantGraph
 import Testing
+import TestSupport
 
 // MARK: - A tiny ONNX model builder
 
@@ -224,7 +225,7 @@ func makeTemporaryDirectory() throws -> URL {
     }
 
     @Test func randomBytesAreNotAModel() {
-        var generator = SplitMix(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for length in [1, 7, 64, 1000, 4096] {
             let bytes = Data((0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
             expectModelError("random.bin") { _ = try ONNXModel.load(data: bytes, source: "random.bin") }
@@ -670,18 +671,5 @@ func makeTemporaryDirectory() throws -> URL {
         try Data().write(to: url)
         // An empty message decodes as an undefined-type tensor: refused as such, not as data.
         expectModelError(url.path) { _ = try TensorDecoder.read(contentsOf: url) }
-    }
-}
-
-/// A small deterministic generator for test bytes.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

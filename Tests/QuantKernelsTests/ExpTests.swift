@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 @testable import QuantKernels
+import TestSupport
 
 /// Error of `got` against the exact value `exact` in units of the Float ulp at `exact`
 /// (ulp of the smallest normal for subnormal results).
@@ -13,7 +14,7 @@ private func ulpError(_ got: Float, _ exact: Double) -> Double {
 
 /// Sweep points: a dense grid over [lo, hi] plus random points, plus the given specials.
 private func sweep(_ lo: Float, _ hi: Float, grid: Int, random: Int, seed: UInt64) -> [Float] {
-    var r = KernelBRandom(seed: seed)
+    var r = SplitMix64(seed: seed)
     var xs: [Float] = []
     xs.reserveCapacity(grid + random + 1)
     for i in 0...grid { xs.append(lo + (hi - lo) * Float(i) / Float(grid)) }

@@ -1,33 +1,6 @@
 import Testing
 @testable import QuantKernels
-
-/// SplitMix64: tiny deterministic generator (private to this file to avoid name clashes).
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state = state &+ 0x9E37_79B9_7F4A_7C15  // wrapping add/multiply: SplitMix64 is defined modulo 2^64
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [lower, upper] (inclusive).
-    mutating func int(_ lower: Int, _ upper: Int) -> Int { lower + Int(next() % UInt64(upper - lower + 1)) }
-    /// Uniform in [-1, 1).
-    mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
-    mutating func floats(_ count: Int) -> [Float] { (0..<count).map { _ in float() } }
-    mutating func bool() -> Bool { next() & 1 == 1 }
-}
-
-/// Index of the first element where |fast - ref| > 1e-5 + 1e-5 * |ref| (NaN counts as a mismatch), or nil.
-private func firstMismatch(_ fast: [Float], _ reference: [Float]) -> Int? {
-    for i in 0..<reference.count {
-        let difference = abs(fast[i] - reference[i])
-        if !(difference <= 1e-5 + 1e-5 * abs(reference[i])) { return i }
-    }
-    return nil
-}
+import TestSupport
 
 private struct GemmCase: CustomStringConvertible {
     var m: Int, n: Int, k: Int
@@ -74,7 +47,7 @@ private func check(_ c: GemmCase, _ rng: inout SplitMix64) -> String? {
             }
         }
     }
-    if let i = firstMismatch(fast, reference) {
+    if let i = firstMismatch(fast, reference, rtol: 1e-5, atol: 1e-5) {
         return "\(c): element \(i) (row \(i / c.n), col \(i % c.n)) fast \(fast[i]) reference \(reference[i])"
     }
     return nil

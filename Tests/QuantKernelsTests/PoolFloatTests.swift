@@ -1,31 +1,6 @@
 import Testing
 @testable import QuantKernels
-
-/// SplitMix64: tiny deterministic generator (private to this file to avoid name clashes).
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state = state &+ 0x9E37_79B9_7F4A_7C15  // wrapping add/multiply: SplitMix64 is defined modulo 2^64
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ lower: Int, _ upper: Int) -> Int { lower + Int(next() % UInt64(upper - lower + 1)) }
-    mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
-    mutating func floats(_ count: Int) -> [Float] { (0..<count).map { _ in float() } }
-    mutating func bool() -> Bool { next() & 1 == 1 }
-}
-
-private func firstMismatch(_ fast: [Float], _ reference: [Float]) -> Int? {
-    for i in 0..<reference.count {
-        if fast[i] == reference[i] { continue }   // covers ±inf
-        let difference = abs(fast[i] - reference[i])
-        if !(difference <= 1e-5 + 1e-5 * abs(reference[i])) { return i }
-    }
-    return nil
-}
+import TestSupport
 
 private func geometry(_ inHeight: Int, _ inWidth: Int, kernel: (Int, Int), stride: (Int, Int), dilation: (Int, Int) = (1, 1),
                       pads: (Int, Int, Int, Int) = (0, 0, 0, 0), ceilMode: Bool = false,
@@ -137,13 +112,13 @@ private let fourByFour: [Float] = [
         let count = g.batch * g.channels * g.outHeight * g.outWidth
         var out = [Float](repeating: .nan, count: count)
         Pool2DFloat.max(input: input, output: &out, geometry: g)
-        if let i = firstMismatch(out, naivePool(input, g, average: false, countIncludePad: false)) {
+        if let i = firstMismatch(out, naivePool(input, g, average: false, countIncludePad: false), rtol: 1e-5, atol: 1e-5) {
             failures.append("max \(g) at \(i)")
         }
         for include in [false, true] {
             out = [Float](repeating: .nan, count: count)
             Pool2DFloat.average(input: input, output: &out, geometry: g, countIncludePad: include)
-            if let i = firstMismatch(out, naivePool(input, g, average: true, countIncludePad: include)) {
+            if let i = firstMismatch(out, naivePool(input, g, average: true, countIncludePad: include), rtol: 1e-5, atol: 1e-5) {
                 failures.append("average include=\(include) \(g) at \(i)")
             }
         }

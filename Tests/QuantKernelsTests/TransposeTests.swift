@@ -1,5 +1,6 @@
 import Testing
 @testable import QuantKernels
+import TestSupport
 
 private func naiveTranspose<T>(_ x: [T], _ shape: [Int], _ perm: [Int]) -> [T] {
     let outShape = perm.map { shape[$0] }
@@ -21,7 +22,7 @@ private func run<T>(_ x: [T], _ shape: [Int], _ perm: [Int], fill: T) -> ([T], [
 }
 
 @Test func transposeRandomPermutationsUpToRank5() {
-    var rng = KernelBRandom(seed: 51)
+    var rng = SplitMix64(seed: 51)
     for trial in 0..<400 {
         let rank = rng.int(0, 5)
         let shape = (0..<rank).map { _ in rng.int(0, 4) == 0 ? 1 : rng.int(2, trial % 5 == 0 ? 20 : 5) }
@@ -35,7 +36,7 @@ private func run<T>(_ x: [T], _ shape: [Int], _ perm: [Int], fill: T) -> ([T], [
 }
 
 @Test func transposeLayoutFastPathsAndElementTypes() {
-    var rng = KernelBRandom(seed: 52)
+    var rng = SplitMix64(seed: 52)
     let cases: [([Int], [Int])] = [
         ([2, 3, 17, 19], [0, 2, 3, 1]),   // NCHW → NHWC
         ([2, 17, 19, 3], [0, 3, 1, 2]),   // NHWC → NCHW
@@ -62,7 +63,7 @@ private func run<T>(_ x: [T], _ shape: [Int], _ perm: [Int], fill: T) -> ([T], [
 }
 
 @Test func concatAlongEachAxis() {
-    var rng = KernelBRandom(seed: 53)
+    var rng = SplitMix64(seed: 53)
     for _ in 0..<100 {
         let rank = rng.int(1, 4)
         let axis = rng.int(0, rank - 1)
