@@ -25,6 +25,8 @@ struct InferCommand: ParsableCommand {
     var shape: [String] = []
     @Option(name: .long, help: "Run the inference N times and print the mean latency (outputs are from the last run).")
     var `repeat`: Int = 1
+    @Flag(name: .long, help: "Print the time of each planned step (fused nodes are one step), slowest first.")
+    var profile = false
 
     func validate() throws {
         guard !input.isEmpty else { throw ValidationError("give at least one --input [NAME=]FILE") }
@@ -72,9 +74,9 @@ struct InferCommand: ParsableCommand {
                 }
             }
             if self.repeat > 1 {
-                let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-                print(String(format: "mean latency %.3f ms over %d runs", ms / Double(self.repeat), self.repeat))
+                print(String(format: "mean latency %.3f ms over %d runs", milliseconds(elapsed) / Double(self.repeat), self.repeat))
             }
+            if profile { print(StepProfile.measure(compiled, runs: self.repeat)) }
         }
     }
 
@@ -121,6 +123,35 @@ struct InferCommand: ParsableCommand {
             return (name.isEmpty ? nil : name, tensor)
         default: throw CLIError("\(path): unsupported input file type '.\(url.pathExtension)'; expected .npy or .pb")
         }
+    }
+}
+
+func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+}
+
+/// Per-step timing of a compiled model: where an inference spends its time.
+enum StepProfile {
+    static func measure(_ compiled: CompiledModel, runs: Int) -> String {
+        let clock = ContinuousClock()
+        var totals = [Duration](repeating: .zero, count: compiled.stepCount)
+        for _ in 0..<runs {
+            for step in 0..<compiled.stepCount {
+                let start = clock.now
+                compiled.runStep(step)
+                totals[step] += clock.now - start
+            }
+        }
+        let all = totals.reduce(Duration.zero, +)
+        var lines = [String(format: "profile: %d steps, %.3f ms per run (mean of %d)", compiled.stepCount, milliseconds(all) / Double(runs), runs)]
+        for step in totals.indices.sorted(by: { totals[$0] > totals[$1] }) {
+            let node = compiled.stepNodes[step]
+            let ms = milliseconds(totals[step]) / Double(runs)
+            let share = 100 * milliseconds(totals[step]) / max(milliseconds(all), 1e-12)
+            lines.append(String(format: "  %4d  ", step) + node.opType.padding(toLength: 20, withPad: " ", startingAt: 0)
+                + String(format: "%8.4f ms  %5.1f%%  ", ms, share) + node.name)
+        }
+        return lines.joined(separator: "\n")
     }
 }
 

@@ -123,3 +123,15 @@ struct CLIRun {
         #expect(OutputFormatting.fileName(for: "a.b-c_d") == "a.b-c_d")
     }
 }
+
+@Suite struct CLIProfileTests {
+    @Test func profileListsEveryPlannedStepWithItsNode() throws {
+        let run = try CLIRun("infer", CLIRun.fixture("digits/model.fp32.onnx"), "--input", CLIRun.fixture("digits/frames/0000.npy"),
+                             "--repeat", "3", "--profile")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("mean latency"))
+        // digits: Conv+BN+Relu twice, Gemm+Relu, Gemm, Softmax = 5 steps after folding and fusion.
+        #expect(run.stdout.contains("profile: 5 steps"), "\(run.stdout)")
+        #expect(run.stdout.contains("/conv1/Conv+/bn1/BatchNormalization+/relu1/Relu"))
+    }
+}
