@@ -43,26 +43,52 @@ enum InspectReport {
         lines.append("")
         lines.append("parameters \(s.parameterCount) in \(s.initializerCount) initializers, \(formatBytes(s.parameterBytes))")
         if !s.quantizedTensors.isEmpty {
-            lines.append("")
-            lines.append("quantized tensors  \(s.quantizedTensors.count)")
-            lines.append("  " + "tensor".padding(toLength: 44, withPad: " ", startingAt: 0) + "op                 type   axis  scale / zero point")
+            // One row per tensor: a QuantizeLinear/DequantizeLinear pair shares its parameters.
+            var rows: [(tensor: String, ops: [String], type: String, axis: String, params: String)] = []
+            var rowIndex: [String: Int] = [:]
             for q in s.quantizedTensors {
-                let axis = q.axis.map(String.init) ?? "-"
-                let params: String
-                if q.scale.count == 1 {
-                    params = String(format: "%.6g", q.scale[0]) + " / " + (q.zeroPoint.first.map(String.init) ?? "0")
-                } else {
-                    let lo = q.scale.min() ?? 0, hi = q.scale.max() ?? 0
-                    let zeros = Set(q.zeroPoint).sorted().prefix(3).map(String.init).joined(separator: ",")
-                    params = "\(q.scale.count) channels, scale " + String(format: "%.4g…%.4g", lo, hi) + " / zp {\(zeros)}"
+                let params = quantizationParameters(q)
+                let key = "\(q.tensor)|\(params)"
+                if let i = rowIndex[key] {
+                    if !rows[i].ops.contains(q.opType) { rows[i].ops.append(q.opType) }
+                    continue
                 }
-                lines.append("  " + q.tensor.padding(toLength: 44, withPad: " ", startingAt: 0)
-                    + q.opType.padding(toLength: 19, withPad: " ", startingAt: 0)
-                    + q.zeroPointType.padding(toLength: 7, withPad: " ", startingAt: 0)
-                    + axis.padding(toLength: 6, withPad: " ", startingAt: 0) + params)
+                rowIndex[key] = rows.count
+                rows.append((q.tensor, [q.opType], q.zeroPointType, q.axis.map(String.init) ?? "-", params))
+            }
+            let opNames = rows.map { $0.ops.map(abbreviation).joined(separator: ",") }
+            let tensorWidth = max(6, rows.map(\.tensor.count).max() ?? 0) + 2
+            let opWidth = max(2, opNames.map(\.count).max() ?? 0) + 2
+            lines.append("")
+            lines.append("quantized tensors  \(rows.count)   real = scale·(q − zero_point)")
+            lines.append("  " + "tensor".padding(toLength: tensorWidth, withPad: " ", startingAt: 0)
+                + "op".padding(toLength: opWidth, withPad: " ", startingAt: 0) + "type   axis  scale / zero point")
+            for (row, ops) in zip(rows, opNames) {
+                lines.append("  " + row.tensor.padding(toLength: tensorWidth, withPad: " ", startingAt: 0)
+                    + ops.padding(toLength: opWidth, withPad: " ", startingAt: 0)
+                    + row.type.padding(toLength: 7, withPad: " ", startingAt: 0)
+                    + row.axis.padding(toLength: 6, withPad: " ", startingAt: 0) + row.params)
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    static func abbreviation(_ opType: String) -> String {
+        switch opType {
+        case "QuantizeLinear": "Q"
+        case "DequantizeLinear": "DQ"
+        default: opType
+        }
+    }
+
+    static func quantizationParameters(_ q: ModelSummary.QuantizedTensor) -> String {
+        if q.scale.count == 1 {
+            return String(format: "%.6g", q.scale[0]) + " / " + (q.zeroPoint.first.map(String.init) ?? "0")
+        }
+        let lo = q.scale.min() ?? 0, hi = q.scale.max() ?? 0
+        let zeros = Set(q.zeroPoint).sorted()
+        let zeroText = zeros.prefix(3).map(String.init).joined(separator: ",") + (zeros.count > 3 ? ",…" : "")
+        return "\(q.scale.count) channels, " + String(format: "%.4g…%.4g", lo, hi) + " / {\(zeroText)}"
     }
 
     static func formatBytes(_ bytes: Int) -> String {
