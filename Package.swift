@@ -42,6 +42,11 @@ let package = Package(
         // .npy / .pgm / .ppm readers and writers, ONNX TensorProto files.
         .target(name: "FrameSources", dependencies: ["QuantGraph"]),
 
+        // MARK: - Metrics
+
+        // METRICS.md: comparisons, layer matching, frame metrics, aggregation (QuantGraph only).
+        .target(name: "QuantMetrics", dependencies: ["QuantGraph"]),
+
         // MARK: - System libraries (C shims)
 
         .systemLibrary(
@@ -88,5 +93,7 @@ let package = Package(
         ),
         .testTarget(name: "FrameSourcesTests", dependencies: ["FrameSources", "TestSupport"], exclude: ["Resources"]),
         .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources"]),
+        // Hand-computed metric values; layer matching on the fixture models' tensor names.
+        .testTarget(name: "QuantMetricsTests", dependencies: ["QuantMetrics", "TestSupport", "AllocationCounter"]),
     ]
 )

@@ -169,8 +169,11 @@ struct GraphImporter {
         let domain = node.domain == "ai.onnx" ? "" : node.domain
         let info = NodeInfo(name: node.name.isEmpty ? "\(node.opType)_\(index)" : node.name, opType: node.opType,
                             domain: domain, opset: opsets[domain] ?? 0)
-        guard domain.isEmpty else {
-            throw ModelError.node(info, "operators of domain '\(domain)' are not supported yet")
+        let table: [String: OperatorBuilder]
+        switch domain {
+        case "": table = OperatorTable.builders
+        case "com.microsoft": table = OperatorTable.microsoftBuilders
+        default: throw ModelError.node(info, "operators of domain '\(domain)' are not supported")
         }
         let attributes = Attributes(node, info: info)
         if node.opType == "Constant" {
@@ -180,13 +183,16 @@ struct GraphImporter {
             graph[id].type = graph[id].constant!.type
             return
         }
-        guard let builder = OperatorTable.builders[node.opType] else {
+        guard let builder = table[node.opType] else {
             throw ModelError.node(info, "operator '\(node.opType)' is not supported (supported: \(OperatorTable.supported.joined(separator: ", ")))")
         }
         let context = NodeContext(info: info, attributes: attributes, opset: info.opset,
                                   inputCount: node.input.count, outputCount: node.output.count)
         let op = try builder(context)
-        let inputs: [ValueID?] = node.input.map { $0.isEmpty ? nil : value(named: $0) }
+        var inputs: [ValueID?] = node.input.map { $0.isEmpty ? nil : value(named: $0) }
+        if let order = OperatorTable.inputOrder[node.opType] {
+            inputs = order.map { i in i.flatMap { $0 < inputs.count ? inputs[$0] : nil } }
+        }
         // Trailing empty outputs are optional outputs not requested.
         var outputNames = node.output
         while let last = outputNames.last, last.isEmpty { outputNames.removeLast() }

@@ -134,8 +134,76 @@ enum OperatorTable {
         "Shape": { c in ShapeOperator(start: try c.attributes.int("start", default: 0), end: try c.attributes.int("end")) },
         "Gather": { c in GatherOperator(axis: try c.attributes.int("axis", default: 0)) },
         "Slice": { _ in SliceOperator() },
+        "Cast": { c in
+            guard let to = try c.attributes.int("to"), let type = ONNXDataType.dataType(Int32(to)) else {
+                throw c.refuse("attribute 'to' names an unsupported type")
+            }
+            return CastOperator(to: type)
+        },
+
+        // MARK: Quantization (ai.onnx)
+        "QuantizeLinear": { c in
+            // Opset 10: per tensor. 13: axis. 21: block_size, output_dtype (blocked quantization refused).
+            let blockSize = c.opset >= 21 ? try c.attributes.int("block_size", default: 0) : 0
+            guard blockSize >= 0 else { throw c.refuse("block_size \(blockSize) must not be negative") }
+            var type = DataType.uint8
+            if let raw = try c.attributes.int("output_dtype"), raw != 0 {
+                guard let t = ONNXDataType.dataType(Int32(raw)) else { throw c.refuse("output_dtype \(raw) is not supported") }
+                type = t
+            }
+            return QuantizeLinearOperator(axis: c.opset >= 13 ? try c.attributes.int("axis", default: 1) : 1, defaultType: type, blockSize: blockSize)
+        },
+        "DequantizeLinear": { c in
+            let blockSize = c.opset >= 21 ? try c.attributes.int("block_size", default: 0) : 0
+            guard blockSize >= 0 else { throw c.refuse("block_size \(blockSize) must not be negative") }
+            return DequantizeLinearOperator(axis: c.opset >= 13 ? try c.attributes.int("axis", default: 1) : 1, blockSize: blockSize)
+        },
+        "QLinearConv": { c in QLinearConvOperator(window: try c.window(), groups: try c.attributes.int("group", default: 1)) },
+        "QLinearMatMul": { _ in QLinearMatMulOperator() },
+        "ConvInteger": { c in ConvIntegerOperator(window: try c.window(), groups: try c.attributes.int("group", default: 1)) },
+        "MatMulInteger": { _ in MatMulIntegerOperator() },
+        "DynamicQuantizeLinear": { _ in DynamicQuantizeLinearOperator() },
+    ]
+
+    /// Operators whose ONNX input order differs from the graph operator's: position i of the
+    /// operator reads the node's input `order[i]` (nil: absent).
+    static let inputOrder: [String: [Int?]] = [
+        // QLinearMatMul has no bias: a, a_s, a_zp, b, b_s, b_zp, y_s, y_zp → QGemm's order with bias absent.
+        "QLinearMatMul": [0, 1, 2, 3, 4, 5, nil, 6, 7],
+    ]
+
+    /// The com.microsoft operators that `quantize_static` emits in QOperator format.
+    static let microsoftBuilders: [String: OperatorBuilder] = [
+        "QGemm": { c in
+            guard try c.attributes.int("transA", default: 0) == 0 else { throw c.refuse("transA=1 is not supported") }
+            guard try c.attributes.float("alpha", default: 1) == 1 else { throw c.refuse("alpha other than 1 is not supported") }
+            return QLinearMatMulOperator(transB: try c.attributes.int("transB", default: 0) != 0, name: "QGemm")
+        },
+        "QLinearAdd": { _ in QLinearArithmeticOperator(.add) },
+        "QLinearMul": { _ in QLinearArithmeticOperator(.mul) },
+        "QLinearSigmoid": { _ in QLinearLookupOperator(.sigmoid) },
+        "QLinearLeakyRelu": { c in QLinearLookupOperator(.leakyRelu(alpha: try c.attributes.float("alpha", default: 0.01))) },
+        "QLinearGlobalAveragePool": { c in
+            guard try c.attributes.int("channels_last", default: 0) == 0 else { throw c.refuse("channels_last=1 (NHWC) is not supported") }
+            return QLinearPoolOperator(.globalAverage)
+        },
+        "QLinearAveragePool": { c in
+            guard try c.attributes.int("channels_last", default: 0) == 0 else { throw c.refuse("channels_last=1 (NHWC) is not supported") }
+            return QLinearPoolOperator(.average(countIncludePad: try c.attributes.int("count_include_pad", default: 0) != 0), window: try c.window(allowDilations: false))
+        },
+        "QLinearSoftmax": { c in
+            // The `opset` attribute carries the Softmax semantics the node was made from.
+            let opset = try c.attributes.int("opset", default: 13)
+            return opset < 13
+                ? QLinearSoftmaxOperator(axis: try c.attributes.int("axis", default: 1), coerceTo2D: true)
+                : QLinearSoftmaxOperator(axis: try c.attributes.int("axis", default: -1), coerceTo2D: false)
+        },
+        "QLinearConcat": { c in
+            guard let axis = try c.attributes.int("axis") else { throw c.refuse("attribute 'axis' is required") }
+            return QLinearConcatOperator(axis: axis)
+        },
     ]
 
     /// Operators this build runs, for `inspect` and error messages.
-    static var supported: [String] { (builders.keys + ["Constant"]).sorted() }
+    static var supported: [String] { (builders.keys + ["Constant"] + microsoftBuilders.keys.map { "com.microsoft::\($0)" }).sorted() }
 }

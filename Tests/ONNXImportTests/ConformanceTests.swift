@@ -20,6 +20,12 @@ struct ConformanceCase: Decodable, CustomTestStringConvertible, Sendable {
 
     var testDescription: String { name }
 
+    /// The quantization operators' cases, which must pass exactly.
+    static let quantizationOperators: Set<String> = [
+        "QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger", "DynamicQuantizeLinear",
+    ]
+    var isQuantization: Bool { !Self.quantizationOperators.isDisjoint(with: op_types) }
+
     static let all: [ConformanceCase] = {
         let data = try! Data(contentsOf: FixturePaths.url("conformance/cases.json"))
         return try! JSONDecoder().decode([ConformanceCase].self, from: data)
@@ -33,7 +39,6 @@ struct ConformanceCase: Decodable, CustomTestStringConvertible, Sendable {
             "test_edge_pad": "Pad mode 'edge' (only 'constant' is supported)",
             "test_reflect_pad": "Pad mode 'reflect' (only 'constant' is supported)",
             "test_wrap_pad": "Pad mode 'wrap' (only 'constant' is supported)",
-            "test_maxpool_2d_uint8": "uint8 MaxPool outside a quantized graph (float32 only; int8 pooling comes with the int8 core)",
         ]
         for name in all.map(\.name) {
             if name.hasPrefix("test_training_dropout") { reasons[name] = "training-mode Dropout (random mask): inference only" }
@@ -62,8 +67,14 @@ struct ConformanceCase: Decodable, CustomTestStringConvertible, Sendable {
                 inputs[port.name] = try TensorDecoder.read(contentsOf: dataDirectory.appendingPathComponent("input_\(i).pb")).tensor
             }
             var options = ImportOptions()
-            for (name, tensor) in inputs where tensor.dataType.isInteger && tensor.dataType != .int8 && tensor.dataType != .uint8 {
-                options.frozenInputs[name] = tensor
+            if testCase.isQuantization {
+                // Weights and quantization parameters are load-time constants in QuantWatch
+                // (requantization is planned at load): everything but the data input is frozen.
+                for port in testCase.inputs.dropFirst() { options.frozenInputs[port.name] = inputs[port.name] }
+            } else {
+                for (name, tensor) in inputs where tensor.dataType.isInteger && tensor.dataType != .int8 && tensor.dataType != .uint8 {
+                    options.frozenInputs[name] = tensor
+                }
             }
             let model = try ONNXModel.load(contentsOf: directory.appendingPathComponent("model.onnx"), options: options)
             let compiled = try model.compile()
@@ -79,7 +90,11 @@ struct ConformanceCase: Decodable, CustomTestStringConvertible, Sendable {
                 #expect(actual.shape == expected.shape, "\(testCase.name) output \(port.name): shape \(actual.shape) vs \(expected.shape)")
                 #expect(actual.dataType == expected.dataType, "\(testCase.name) output \(port.name): type \(actual.dataType) vs \(expected.dataType)")
                 guard actual.shape == expected.shape, actual.dataType == expected.dataType else { continue }
-                if expected.dataType == .float32 || expected.dataType == .float64 {
+                if testCase.isQuantization {
+                    // Quantization operators must match exactly, bit for bit.
+                    #expect(actual.withUnsafeBytes { Array($0) } == expected.withUnsafeBytes { Array($0) },
+                            "\(testCase.name) output \(port.name): \(actual.floatValues()?.prefix(8) ?? []) vs expected \(expected.floatValues()?.prefix(8) ?? [])")
+                } else if expected.dataType == .float32 || expected.dataType == .float64 {
                     let a = actual.floatValues()!, e = expected.floatValues()!
                     var worst = 0, worstExcess: Float = 0
                     for j in e.indices {

@@ -1,5 +1,10 @@
+import QuantKernels
+
 /// Options for turning a graph into a runnable model.
 public struct CompileOptions: Sendable {
+    /// Fuse the DequantizeLinear → op → QuantizeLinear patterns of QDQ models into integer
+    /// operators (false runs them as written: dequantize, float op, quantize).
+    public var fuseQuantization = true
     /// Fold BatchNormalization into the Conv before it.
     public var foldBatchNormalization = true
     /// Fuse Relu / Clip into the epilogue of the Conv, Gemm or Add before it.
@@ -16,6 +21,12 @@ extension Graph {
     public mutating func prepare(_ options: CompileOptions = CompileOptions()) throws {
         try sortTopologically()
         try inferTypesAndFold()
+        if options.fuseQuantization {
+            try fuseQuantizedPatterns(keeping: options.keep)
+            removeDeadNodes(keeping: options.keep)
+        }
+        // Now fold what the fusion left: constant DequantizeLinear nodes of float (excluded) layers.
+        try inferTypesAndFold(foldEverything: true)
         if options.foldBatchNormalization { try foldBatchNormalization(keeping: options.keep) }
         if options.fuseActivations { try fuseActivations(keeping: options.keep) }
         removeDeadNodes(keeping: options.keep)
@@ -41,11 +52,22 @@ public final class CompiledModel: @unchecked Sendable {
     private let arena: TensorStorage
     private let scratch: TensorStorage
     private let steps: [Step]
+    private let counterStorage: TensorStorage
+    private let counterBase: UnsafeMutablePointer<SaturationCounts>
+
+    /// What each saturation counter counts: the quantized tensor and the node that writes it.
+    public struct CounterInfo: Sendable {
+        public let tensor: String
+        public let node: NodeInfo
+    }
+    /// One entry per saturation counter, in `saturationCounts(_:)` order.
+    public let counters: [CounterInfo]
     /// The node each step runs, in run order (fused nodes carry the joined names).
     public let stepNodes: [NodeInfo]
     private let inputPointers: [UnsafeMutableRawPointer]
     private let outputPointers: [UnsafeMutableRawPointer]
     private let valuePointers: [String: (TensorType, UnsafeMutableRawPointer)]
+    let tapQuantization: [String: TapQuantization]
 
     /// Plans memory and binds every step. `graph` must have been `prepare`d.
     public init(graph: Graph, options: CompileOptions = CompileOptions()) throws {
@@ -60,6 +82,13 @@ public final class CompiledModel: @unchecked Sendable {
             return base + plan.offsets[id.index]!
         }
 
+        var counterTotal = 0
+        for node in graph.nodes where node.op.viewOfInput == nil { counterTotal += node.op.counterCount }
+        let counterStorage = TensorStorage(byteCount: max(counterTotal, 1) * MemoryLayout<SaturationCounts>.stride)
+        let counterBase = counterStorage.pointer.bindMemory(to: SaturationCounts.self, capacity: max(counterTotal, 1))
+        counterBase.initialize(repeating: SaturationCounts(), count: max(counterTotal, 1))
+        var counterInfos: [CounterInfo] = []
+
         var scratchBytes = 0
         for node in graph.nodes where node.op.viewOfInput == nil {
             scratchBytes = max(scratchBytes, node.op.scratchByteCount(inputs: graph.operands(of: node), outputs: node.outputs.map { graph[$0].type! }))
@@ -73,8 +102,12 @@ public final class CompiledModel: @unchecked Sendable {
             let binding = StepBinding(
                 inputs: node.inputs.map { id in id.map { BoundValue(type: graph[$0].type!, pointer: pointer($0), constant: graph[$0].constant) } },
                 outputs: node.outputs.map { BoundValue(type: graph[$0].type!, pointer: pointer($0)) },
-                scratch: scratch.pointer
+                scratch: scratch.pointer,
+                counters: counterBase + counterInfos.count
             )
+            for i in 0..<node.op.counterCount {
+                counterInfos.append(CounterInfo(tensor: graph[node.outputs[min(i, node.outputs.count - 1)]].name, node: node.info))
+            }
             do {
                 steps.append(try node.op.makeStep(binding))
             } catch let error as OperatorError {
@@ -82,6 +115,9 @@ public final class CompiledModel: @unchecked Sendable {
             }
         }
         self.steps = steps
+        self.counterStorage = counterStorage
+        self.counterBase = counterBase
+        self.counters = counterInfos
         self.stepNodes = stepNodes
         self.plan = plan
         self.arena = arena
@@ -91,8 +127,15 @@ public final class CompiledModel: @unchecked Sendable {
         inputPointers = graph.inputs.map(pointer)
         outputPointers = graph.outputs.map(pointer)
         var named: [String: (TensorType, UnsafeMutableRawPointer)] = [:]
-        for id in keptIDs { named[graph[id].name] = (graph[id].type!, pointer(id)) }
+        var quantization: [String: TapQuantization] = [:]
+        for id in keptIDs {
+            named[graph[id].name] = (graph[id].type!, pointer(id))
+            if let p = graph.quantization(of: id), let tap = TapQuantization(p, shape: graph[id].type!.shape) {
+                quantization[graph[id].name] = tap
+            }
+        }
         valuePointers = named
+        tapQuantization = quantization
     }
 
     /// Number of steps (planned kernel calls) per run.
@@ -127,6 +170,15 @@ public final class CompiledModel: @unchecked Sendable {
     /// Runs every step once. Allocates nothing.
     public func run() {
         for index in steps.indices { steps[index]() }
+    }
+
+    /// Counter `index`: elements above qmax / below qmin before the clamp, and elements seen,
+    /// accumulated over runs since the last `resetCounters()`.
+    public func saturationCounts(_ index: Int) -> SaturationCounts { counterBase[index] }
+
+    /// Zeroes every saturation counter (e.g. at the start of a window).
+    public func resetCounters() {
+        counterBase.update(repeating: SaturationCounts(), count: max(counters.count, 1))
     }
 
     /// Runs step `index` alone (for per-layer profiling; `run()` is steps 0..<stepCount in order).

@@ -1,3 +1,5 @@
+import QuantKernels
+
 /// What an operator knows about one of its inputs when the graph is planned.
 public struct Operand: Sendable {
     public var type: TensorType
@@ -32,11 +34,15 @@ public struct StepBinding: @unchecked Sendable {
     public var outputs: [BoundValue]
     /// Scratch of at least `scratchByteCount` bytes, 64-byte aligned, valid only during the step.
     public var scratch: UnsafeMutableRawPointer
+    /// `counterCount` saturation counters owned by this step (accumulated across runs).
+    public var counters: UnsafeMutablePointer<SaturationCounts>
 
-    public init(inputs: [BoundValue?], outputs: [BoundValue], scratch: UnsafeMutableRawPointer) {
+    public init(inputs: [BoundValue?], outputs: [BoundValue], scratch: UnsafeMutableRawPointer,
+                counters: UnsafeMutablePointer<SaturationCounts>) {
         self.inputs = inputs
         self.outputs = outputs
         self.scratch = scratch
+        self.counters = counters
     }
 
     /// Input `i`, which the operator's type check already required to be present.
@@ -61,6 +67,11 @@ public protocol Operator: Sendable {
     var viewOfInput: Int? { get }
     /// Scratch bytes the step needs.
     func scratchByteCount(inputs: [Operand?], outputs: [TensorType]) -> Int
+    /// Whether the node may be evaluated at load when all its inputs are constants. DequantizeLinear
+    /// says no until the QDQ fusion has looked at it (quantized weights stay quantized).
+    var isFoldable: Bool { get }
+    /// Saturation counters the step updates (one per quantized tensor it writes or checks).
+    var counterCount: Int { get }
     /// Builds the step. Inputs whose values must be known at load time are in `binding.inputs[i].constant`.
     func makeStep(_ binding: StepBinding) throws -> Step
 }
@@ -69,6 +80,8 @@ extension Operator {
     public func outputsFromTypes(_: [Operand?]) -> [Tensor]? { nil }
     public var viewOfInput: Int? { nil }
     public func scratchByteCount(inputs _: [Operand?], outputs _: [TensorType]) -> Int { 0 }
+    public var isFoldable: Bool { true }
+    public var counterCount: Int { 0 }
 }
 
 // MARK: - Helpers for operators

@@ -97,6 +97,14 @@ public struct ConvOperator: Operator {
     func geometry(_ inputs: [Operand?]) throws -> Conv2DGeometry {
         let x = try requireFloat(inputs, 0, "X").type.shape
         let w = try requireFloat(inputs, 1, "W").type.shape
+        if inputs.count > 2, let b = inputs[2], b.type.dataType != .float32 || b.type.shape != [w.count > 0 ? w[0] : 0] {
+            throw OperatorError("bias B is \(b.type); expected float32[\(w.count > 0 ? w[0] : 0)]")
+        }
+        return try Self.geometry(x: x, w: w, window: window, groups: groups)
+    }
+
+    /// Geometry of a 1-D or 2-D convolution of input shape `x` with weights `w` (any element type).
+    public static func geometry(x: [Int], w: [Int], window: WindowAttributes, groups: Int) throws -> Conv2DGeometry {
         guard x.count == 3 || x.count == 4 else {
             throw OperatorError("input X has shape \(x); only 1-D and 2-D convolutions (rank 3 or 4) are supported")
         }
@@ -110,11 +118,6 @@ public struct ConvOperator: Operator {
         if let k = window.kernelShape, k != Array(w.dropFirst(2)) {
             throw OperatorError("kernel_shape \(k) does not match weights \(w)")
         }
-        if inputs.count > 2, let b = inputs[2] {
-            guard b.type.dataType == .float32, b.type.shape == [w[0]] else {
-                throw OperatorError("bias B is \(b.type); expected float32[\(w[0])]")
-            }
-        }
         let spatial = Array(x.dropFirst(2)), kernel = Array(w.dropFirst(2))
         let r = try window.resolve(spatial: spatial, kernel: kernel)
         let twoD = x.count == 4
@@ -127,10 +130,13 @@ public struct ConvOperator: Operator {
             padTop: twoD ? r.padBegin[0] : 0, padLeft: twoD ? r.padBegin[1] : r.padBegin[0], groups: groups)
     }
 
+    /// NCHW (rank 4) or NCW (rank 3) output shape of a geometry.
+    public static func outputShape(_ g: Conv2DGeometry, rank: Int) -> [Int] {
+        rank == 4 ? [g.batch, g.outChannels, g.outHeight, g.outWidth] : [g.batch, g.outChannels, g.outWidth]
+    }
+
     public func outputTypes(for inputs: [Operand?]) throws -> [TensorType] {
-        let g = try geometry(inputs)
-        let rank = inputs[0]!.type.rank
-        return [TensorType(.float32, rank == 4 ? [g.batch, g.outChannels, g.outHeight, g.outWidth] : [g.batch, g.outChannels, g.outWidth])]
+        [TensorType(.float32, Self.outputShape(try geometry(inputs), rank: inputs[0]!.type.rank))]
     }
 
     public func scratchByteCount(inputs: [Operand?], outputs _: [TensorType]) -> Int {

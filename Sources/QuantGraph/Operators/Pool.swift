@@ -15,7 +15,12 @@ public struct PoolOperator: Operator {
     public var kind: String { pool == .max ? "MaxPool" : "AveragePool" }
 
     func geometry(_ inputs: [Operand?]) throws -> Pool2DGeometry {
-        let x = try requireFloat(inputs, 0, "X").type.shape
+        let input = try requireInput(inputs, 0, "X").type
+        // MaxPool also runs on quantized 8-bit data (no arithmetic: scale and zero point pass through).
+        guard input.dataType == .float32 || (pool == .max && (input.dataType == .int8 || input.dataType == .uint8)) else {
+            throw OperatorError("input 0 (X) is \(input.dataType); expected float32\(pool == .max ? " (or int8/uint8)" : "")")
+        }
+        let x = input.shape
         guard x.count == 3 || x.count == 4 else {
             throw OperatorError("input X has shape \(x); only 1-D and 2-D pooling (rank 3 or 4) is supported")
         }
@@ -36,11 +41,20 @@ public struct PoolOperator: Operator {
     public func outputTypes(for inputs: [Operand?]) throws -> [TensorType] {
         let g = try geometry(inputs)
         let twoD = inputs[0]!.type.rank == 4
-        return [TensorType(.float32, twoD ? [g.batch, g.channels, g.outHeight, g.outWidth] : [g.batch, g.channels, g.outWidth])]
+        return [TensorType(inputs[0]!.type.dataType, twoD ? [g.batch, g.channels, g.outHeight, g.outWidth] : [g.batch, g.channels, g.outWidth])]
     }
 
     public func makeStep(_ b: StepBinding) throws -> Step {
         let g = try geometry(b.operands)
+        switch b.input(0).type.dataType {
+        case .int8:
+            let x = UnsafePointer(b.input(0).typed(Int8.self)), y = b.outputs[0].typed(Int8.self)
+            return { PoolInt8.max(input: x, output: y, geometry: g) }
+        case .uint8:
+            let x = UnsafePointer(b.input(0).typed(UInt8.self)), y = b.outputs[0].typed(UInt8.self)
+            return { PoolInt8.max(input: x, output: y, geometry: g) }
+        default: break
+        }
         let x = UnsafePointer(b.input(0).floats()), y = b.outputs[0].floats()
         switch pool {
         case .max: return { Pool2DFloat.max(input: x, output: y, geometry: g) }

@@ -1,3 +1,5 @@
+import QuantKernels
+
 extension Graph {
     /// The operands a node sees: each present input's type and, when known, its value.
     func operands(of node: Node) -> [Operand?] {
@@ -10,7 +12,7 @@ extension Graph {
     /// are known at load time: nodes whose inputs are all constants, and nodes such as Shape
     /// whose outputs follow from types alone. Folded nodes are removed; their outputs become
     /// constants. Requires `sortTopologically()` first.
-    public mutating func inferTypesAndFold() throws {
+    public mutating func inferTypesAndFold(foldEverything: Bool = false) throws {
         var kept: [Node] = []
         kept.reserveCapacity(nodes.count)
         for node in nodes {
@@ -35,7 +37,7 @@ extension Graph {
                 continue
             }
             let allConstant = operands.allSatisfy { $0 == nil || $0!.constant != nil }
-            if allConstant {
+            if allConstant && (node.op.isFoldable || foldEverything) {
                 let results = try evaluate(node, operands: operands, outputTypes: Array(types.prefix(node.outputs.count)))
                 for (i, output) in node.outputs.enumerated() { values[output.index].constant = results[i] }
                 continue
@@ -50,12 +52,15 @@ extension Graph {
         let outputs = outputTypes.map { Tensor(zeros: $0) }
         let scratchBytes = node.op.scratchByteCount(inputs: operands, outputs: outputTypes)
         let scratch = TensorStorage(byteCount: scratchBytes)
+        let counters = TensorStorage(byteCount: max(node.op.counterCount, 1) * MemoryLayout<SaturationCounts>.stride)
+        counters.pointer.initializeMemory(as: SaturationCounts.self, repeating: SaturationCounts(), count: max(node.op.counterCount, 1))
         let binding = StepBinding(
             inputs: operands.map { operand in
                 operand.map { BoundValue(type: $0.type, pointer: $0.constant!.storage.pointer, constant: $0.constant) }
             },
             outputs: outputs.map { BoundValue(type: $0.type, pointer: $0.storage.pointer) },
-            scratch: scratch.pointer
+            scratch: scratch.pointer,
+            counters: counters.pointer.bindMemory(to: SaturationCounts.self, capacity: max(node.op.counterCount, 1))
         )
         do {
             let step = try node.op.makeStep(binding)

@@ -23,6 +23,7 @@ public struct Tensor: Sendable, CustomStringConvertible {
     public var dataType: DataType { type.dataType }
     public var shape: [Int] { type.shape }
     public var elementCount: Int { type.elementCount }
+    public var rank: Int { type.rank }
 
     /// Zero-filled tensor.
     public init(zeros type: TensorType) {

@@ -1,0 +1,539 @@
+// 2-D convolution on quantized data (QLinearConv / ConvInteger), NCHW: reference loops, then fast
+// paths — depthwise direct SIMD rows, and im2col packed straight into the int8 GEMM's right panels
+// (1x1 stride-1 convolutions skip the gather and just interleave channel rows).
+//
+// Exactness and overflow: as in Gemm+Int8.swift, zero points are subtracted while packing
+// (weights at load, inputs per call) so the inner loops multiply Int16 values of magnitude ≤ 255;
+// a reduction of depth K = (inC/groups)·kH·kW ≤ 32768 cannot overflow Int32 (checked at load).
+// Padding taps read xZero, i.e. contribute 0 after the subtraction.
+
+/// QLinearConv: input `[N, inC, inH, inW]` UInt8/Int8 with `inputZero`; weights `[outC, inC/groups,
+/// kH, kW]` Int8/UInt8 with per-output-channel zero points (count 1 or outC); bias Int32 `[outC]`
+/// or nil; output `[N, outC, outH, outW]` requantized per output channel (multipliers count 1 or outC).
+/// `acc = Σ (x − inputZero)(w − wZero[oc]) + bias[oc]`, then the rule in Requantize.swift.
+public enum Conv2DInt8 {
+    /// Weights packed at load for `geometry`.
+    ///
+    /// General/1x1: per group, left panels of 4 output channels, `[pair][4][2]` Int16 `w − wZero` over
+    /// the reduction index `(inChannel, filterY, filterX)`. Depthwise (`groups == inC > 1`): per output
+    /// channel the taps as Int16 pairs, plus each tap's offset into the padded, phase-split input plane.
+    public struct PackedWeights: Sendable {
+        public let geometry: Conv2DGeometry
+        public let zeroPoints: [Int32]
+        @usableFromInline let isDepthwise: Bool
+        @usableFromInline let isPointwise: Bool
+        @usableFromInline let depth: Int           // (inC/groups)·kH·kW
+        @usableFromInline let pairs: Int
+        @usableFromInline let blocksPerGroup: Int   // ceil((outC/groups) / 4)
+        @usableFromInline let blockPixels: Int      // pixels packed per im2col block (multiple of 8)
+        @usableFromInline let leftPanels: [Int16]
+        // Depthwise plan.
+        @usableFromInline let tapPairs: Int
+        @usableFromInline let depthwiseTaps: [Int16]     // [outC][tapPairs·2]
+        @usableFromInline let tapOffsets: [Int]          // [tapPairs·2] offsets into the plane
+        @usableFromInline let planeRows: Int, planeRowLength: Int
+
+        public init<W: QuantizedScalar>(weights: UnsafePointer<W>, zeroPoints: [Int32], geometry g: Conv2DGeometry) {
+            g.validate()
+            precondition(W.bitWidth == 8, "Conv2DInt8: fast path takes 8-bit weights")
+            precondition(zeroPoints.count == 1 || zeroPoints.count == g.outChannels,
+                         "Conv2DInt8: weight zero points count must be 1 or outChannels")
+            geometry = g
+            self.zeroPoints = zeroPoints
+            let inPerGroup = g.inChannels / g.groups, outPerGroup = g.outChannels / g.groups
+            let taps = g.kernelHeight * g.kernelWidth
+            depth = inPerGroup * taps
+            precondition(depth <= int8MaximumDepth, "Conv2DInt8: reduction depth > 32768 could overflow Int32")
+            pairs = (depth + 1) / 2
+            isDepthwise = g.groups == g.inChannels && g.groups > 1
+            isPointwise = !isDepthwise && g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1
+                && g.strideWidth == 1 && g.padTop == 0 && g.padLeft == 0
+                && g.outHeight == g.inHeight && g.outWidth == g.inWidth
+            blocksPerGroup = (outPerGroup + int8TileRows - 1) / int8TileRows
+            // Keep one im2col block (pairs·2 Int16 per pixel) around 96 KiB so it stays in L2.
+            let pixels = g.outHeight * g.outWidth
+            let perPixel = max(1, pairs * 2 * MemoryLayout<Int16>.stride)
+            let wanted = max(int8TileColumns, (96 * 1024 / perPixel) / int8TileColumns * int8TileColumns)
+            blockPixels = min(wanted, (pixels + int8TileColumns - 1) / int8TileColumns * int8TileColumns)
+            func zero(_ oc: Int) -> Int32 { zeroPoints.count == 1 ? zeroPoints[0] : zeroPoints[oc] }
+
+            if isDepthwise {
+                tapPairs = (taps + 1) / 2
+                var packedTaps = [Int16](repeating: 0, count: g.outChannels * tapPairs * 2)
+                for oc in 0..<g.outChannels {
+                    for tap in 0..<taps {
+                        packedTaps[oc * tapPairs * 2 + tap] = Int16(truncatingIfNeeded: Int32(weights[oc * taps + tap]) - zero(oc))
+                    }
+                }
+                depthwiseTaps = packedTaps
+                // Plane: padded rows starting at input row −padTop; each row split into strideWidth
+                // phases (column c → phase c % sW, position c / sW) so every tap reads 8 outputs contiguously.
+                planeRows = (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1
+                let outWidthRounded = (g.outWidth + int8TileColumns - 1) / int8TileColumns * int8TileColumns
+                planeRowLength = outWidthRounded + ((g.kernelWidth - 1) * g.dilationWidth) / g.strideWidth
+                var offsets = [Int](repeating: 0, count: tapPairs * 2)
+                for tap in 0..<(tapPairs * 2) {
+                    // The padding tap of an odd count repeats tap 0's offset (its weight is 0).
+                    let t = tap < taps ? tap : 0
+                    let fy = t / g.kernelWidth, fx = t % g.kernelWidth
+                    let column = fx * g.dilationWidth
+                    offsets[tap] = ((fy * g.dilationHeight) * g.strideWidth + column % g.strideWidth) * planeRowLength
+                        + column / g.strideWidth
+                }
+                tapOffsets = offsets
+                leftPanels = []
+            } else {
+                tapPairs = 0
+                depthwiseTaps = []
+                tapOffsets = []
+                planeRows = 0
+                planeRowLength = 0
+                var panels = [Int16](repeating: 0, count: g.groups * blocksPerGroup * pairs * 2 * int8TileRows)
+                for group in 0..<g.groups {
+                    for local in 0..<outPerGroup {
+                        let oc = group * outPerGroup + local
+                        let block = local / int8TileRows, row = local % int8TileRows
+                        let base = (group * blocksPerGroup + block) * pairs * 2 * int8TileRows
+                        for kk in 0..<depth {
+                            panels[base + (kk / 2) * 2 * int8TileRows + row * 2 + kk % 2] =
+                                Int16(truncatingIfNeeded: Int32(weights[oc * depth + kk]) - zero(oc))
+                        }
+                    }
+                }
+                leftPanels = panels
+            }
+        }
+    }
+
+    /// Readable reference (TFLite-Micro shape): one dot product per output element.
+    /// `weightZeros` has `weightZeroCount` (1 or outC) elements.
+    public static func reference<X: QuantizedScalar, W: QuantizedScalar, Y: QuantizedScalar>(
+        input: UnsafePointer<X>, inputZero: Int32, weights: UnsafePointer<W>,
+        weightZeros: UnsafePointer<Int32>, weightZeroCount: Int, bias: UnsafePointer<Int32>?,
+        output: UnsafeMutablePointer<Y>, geometry: Conv2DGeometry, requantization: Requantization,
+        counts: UnsafeMutablePointer<SaturationCounts>
+    ) {
+        let g = geometry
+        g.validate()
+        for batchIndex in 0..<g.batch {
+            for outChannel in 0..<g.outChannels {
+                for outY in 0..<g.outHeight {
+                    for outX in 0..<g.outWidth {
+                        var sum = referenceSum(input: input, inputZero: inputZero, weights: weights, weightZeros: weightZeros,
+                                               weightZeroCount: weightZeroCount, g: g, batchIndex: batchIndex,
+                                               outChannel: outChannel, outY: outY, outX: outX)
+                        if let bias { sum &+= bias[outChannel] }
+                        let index = ((batchIndex * g.outChannels + outChannel) * g.outHeight + outY) * g.outWidth + outX
+                        output[index] = Y(truncatingIfNeeded: requantization.apply(sum, channel: outChannel, counts: &counts.pointee))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reference for ConvInteger: the raw accumulators `Σ (x − inputZero)(w − wZero[oc])`.
+    public static func referenceInt32<X: QuantizedScalar, W: QuantizedScalar>(
+        input: UnsafePointer<X>, inputZero: Int32, weights: UnsafePointer<W>,
+        weightZeros: UnsafePointer<Int32>, weightZeroCount: Int,
+        output: UnsafeMutablePointer<Int32>, geometry: Conv2DGeometry
+    ) {
+        let g = geometry
+        g.validate()
+        for batchIndex in 0..<g.batch {
+            for outChannel in 0..<g.outChannels {
+                for outY in 0..<g.outHeight {
+                    for outX in 0..<g.outWidth {
+                        let index = ((batchIndex * g.outChannels + outChannel) * g.outHeight + outY) * g.outWidth + outX
+                        output[index] = referenceSum(input: input, inputZero: inputZero, weights: weights, weightZeros: weightZeros,
+                                                     weightZeroCount: weightZeroCount, g: g, batchIndex: batchIndex,
+                                                     outChannel: outChannel, outY: outY, outX: outX)
+                    }
+                }
+            }
+        }
+    }
+
+    static func referenceSum<X: QuantizedScalar, W: QuantizedScalar>(
+        input: UnsafePointer<X>, inputZero: Int32, weights: UnsafePointer<W>, weightZeros: UnsafePointer<Int32>,
+        weightZeroCount: Int, g: Conv2DGeometry, batchIndex: Int, outChannel: Int, outY: Int, outX: Int
+    ) -> Int32 {
+        let inPerGroup = g.inChannels / g.groups, outPerGroup = g.outChannels / g.groups
+        let group = outChannel / outPerGroup
+        let weightZero = weightZeroCount == 1 ? weightZeros[0] : weightZeros[outChannel]
+        var sum: Int32 = 0
+        for filterY in 0..<g.kernelHeight {
+            for filterX in 0..<g.kernelWidth {
+                for inChannel in 0..<inPerGroup {
+                    let inY = outY * g.strideHeight - g.padTop + filterY * g.dilationHeight
+                    let inX = outX * g.strideWidth - g.padLeft + filterX * g.dilationWidth
+                    let channel = group * inPerGroup + inChannel
+                    // Padding reads the input zero point: real value 0.
+                    var x = inputZero
+                    if inY >= 0 && inY < g.inHeight && inX >= 0 && inX < g.inWidth {
+                        x = Int32(input[((batchIndex * g.inChannels + channel) * g.inHeight + inY) * g.inWidth + inX])
+                    }
+                    let w = Int32(weights[((outChannel * inPerGroup + inChannel) * g.kernelHeight + filterY) * g.kernelWidth + filterX])
+                    sum &+= (x - inputZero) &* (w - weightZero)
+                }
+            }
+        }
+        return sum
+    }
+
+    /// Scratch bytes `run`/`runInt32` need for this geometry (im2col block or depthwise plane).
+    public static func scratchByteCount(geometry: Conv2DGeometry) -> Int {
+        let g = geometry
+        let inPerGroup = g.inChannels / max(1, g.groups)
+        let pairs = (inPerGroup * g.kernelHeight * g.kernelWidth + 1) / 2
+        let isDepthwise = g.groups == g.inChannels && g.groups > 1
+        if isDepthwise {
+            let rows = (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1
+            let rounded = (g.outWidth + int8TileColumns - 1) / int8TileColumns * int8TileColumns
+            let length = rounded + ((g.kernelWidth - 1) * g.dilationWidth) / g.strideWidth
+            return max(0, rows) * g.strideWidth * length * MemoryLayout<Int16>.stride + 64
+        }
+        let pixels = g.outHeight * g.outWidth
+        let perPixel = max(1, pairs * 2 * MemoryLayout<Int16>.stride)
+        let wanted = max(int8TileColumns, (96 * 1024 / perPixel) / int8TileColumns * int8TileColumns)
+        let blockPixels = min(wanted, (pixels + int8TileColumns - 1) / int8TileColumns * int8TileColumns)
+        return blockPixels * pairs * 2 * MemoryLayout<Int16>.stride + 64
+    }
+
+    /// Fast path, bit-identical to `reference` (outputs and counts). `packed` was built for `geometry`.
+    @_specialize(where X == UInt8, Y == UInt8)
+    @_specialize(where X == Int8, Y == Int8)
+    @_specialize(where X == UInt8, Y == Int8)
+    @_specialize(where X == Int8, Y == UInt8)
+    public static func run<X: QuantizedScalar, Y: QuantizedScalar>(
+        input: UnsafePointer<X>, inputZero: Int32, packed: PackedWeights, bias: UnsafePointer<Int32>?,
+        output: UnsafeMutablePointer<Y>, geometry: Conv2DGeometry, requantization: Requantization,
+        counts: UnsafeMutablePointer<SaturationCounts>, scratch: UnsafeMutableRawPointer
+    ) {
+        precondition(packed.geometry == geometry, "Conv2DInt8: weights were packed for another geometry")
+        precondition(X.bitWidth == 8, "Conv2DInt8: fast path takes 8-bit inputs")
+        precondition(requantization.multipliers.count == 1 || requantization.multipliers.count == geometry.outChannels,
+                     "Conv2DInt8: multipliers count must be 1 or outChannels")
+        requantization.multipliers.withUnsafeBufferPointer { multipliers in
+            var sink = RequantizingSink(output: output, bias: bias, multipliers: multipliers.baseAddress!,
+                                        perTensor: multipliers.count == 1, requantizer: Int8Requantizer(requantization))
+            drive(input: input, inputZero: inputZero, packed: packed, sink: &sink, scratch: scratch)
+            let g = geometry
+            sink.requantizer.flush(into: &counts.pointee, total: g.batch * g.outChannels * g.outHeight * g.outWidth)
+        }
+    }
+
+    /// ConvInteger: the raw Int32 accumulators (no bias), bit-identical to `referenceInt32`.
+    @_specialize(where X == UInt8)
+    @_specialize(where X == Int8)
+    public static func runInt32<X: QuantizedScalar>(
+        input: UnsafePointer<X>, inputZero: Int32, packed: PackedWeights,
+        output: UnsafeMutablePointer<Int32>, geometry: Conv2DGeometry, scratch: UnsafeMutableRawPointer
+    ) {
+        precondition(packed.geometry == geometry, "Conv2DInt8: weights were packed for another geometry")
+        precondition(X.bitWidth == 8, "Conv2DInt8: fast path takes 8-bit inputs")
+        var sink = Int32Sink(output: output)
+        drive(input: input, inputZero: inputZero, packed: packed, sink: &sink, scratch: scratch)
+    }
+
+    // MARK: - Drivers
+
+    @inline(__always)
+    static func drive<X: QuantizedScalar, Sink: Int8RowSink>(
+        input: UnsafePointer<X>, inputZero: Int32, packed: PackedWeights, sink: inout Sink,
+        scratch: UnsafeMutableRawPointer
+    ) {
+        if packed.isDepthwise {
+            depthwise(input: input, inputZero: inputZero, packed: packed, sink: &sink, scratch: scratch)
+        } else {
+            im2colGemm(input: input, inputZero: inputZero, packed: packed, sink: &sink, scratch: scratch)
+        }
+    }
+
+    /// General and 1x1 convolutions: per (batch, group, pixel block) pack the input into right panels
+    /// `[pixel panel][pair][8 pixels][2]`, then run every 4-channel weight panel over them.
+    @inline(__always)
+    static func im2colGemm<X: QuantizedScalar, Sink: Int8RowSink>(
+        input: UnsafePointer<X>, inputZero: Int32, packed: PackedWeights, sink: inout Sink,
+        scratch: UnsafeMutableRawPointer
+    ) {
+        let g = packed.geometry
+        let pixels = g.outHeight * g.outWidth
+        let inPerGroup = g.inChannels / g.groups, outPerGroup = g.outChannels / g.groups
+        let pairs = packed.pairs
+        let right = scratch.bindMemory(to: Int16.self, capacity: packed.blockPixels * pairs * 2)
+        packed.leftPanels.withUnsafeBufferPointer { leftPanels in
+            for batchIndex in 0..<g.batch {
+                for group in 0..<g.groups {
+                    let groupInput = input + (batchIndex * g.inChannels + group * inPerGroup) * g.inHeight * g.inWidth
+                    var blockStart = 0
+                    while blockStart < pixels {
+                        let blockCount = min(packed.blockPixels, pixels - blockStart)
+                        if packed.isPointwise {
+                            packPointwise(groupInput, plane: pixels, channels: inPerGroup, start: blockStart,
+                                          count: blockCount, zero: inputZero, pairs: pairs, into: right)
+                        } else {
+                            packIm2col(groupInput, geometry: g, channels: inPerGroup, start: blockStart,
+                                       count: blockCount, zero: inputZero, pairs: pairs, into: right)
+                        }
+                        for block in 0..<packed.blocksPerGroup {
+                            let left = leftPanels.baseAddress! + (group * packed.blocksPerGroup + block) * pairs * 2 * int8TileRows
+                            let rows = min(int8TileRows, outPerGroup - block * int8TileRows)
+                            let firstChannel = group * outPerGroup + block * int8TileRows
+                            var panelStart = 0
+                            while panelStart < blockCount {
+                                let columns = min(int8TileColumns, blockCount - panelStart)
+                                let tile = int8MicroKernel(left: left, right: right + (panelStart / int8TileColumns) * pairs * 2 * int8TileColumns,
+                                                           pairs: pairs)
+                                for row in 0..<rows {
+                                    let (acc0, acc1) = tile.row(row)
+                                    let oc = firstChannel + row
+                                    sink.store(acc0, acc1, channel: oc, count: columns,
+                                               at: (batchIndex * g.outChannels + oc) * pixels + blockStart + panelStart)
+                                }
+                                panelStart += int8TileColumns
+                            }
+                        }
+                        blockStart += blockCount
+                    }
+                }
+            }
+        }
+    }
+
+    /// Depthwise (groups == inC): pad one input channel into a phase-split Int16 plane (`x − xZero`,
+    /// zeros outside), then each output row is 8-pixel SIMD blocks summing tap pairs with pairProduct.
+    @inline(__always)
+    static func depthwise<X: QuantizedScalar, Sink: Int8RowSink>(
+        input: UnsafePointer<X>, inputZero: Int32, packed: PackedWeights, sink: inout Sink,
+        scratch: UnsafeMutableRawPointer
+    ) {
+        let g = packed.geometry
+        let multiplier = g.outChannels / g.inChannels
+        let length = packed.planeRowLength
+        let plane = scratch.bindMemory(to: Int16.self, capacity: packed.planeRows * g.strideWidth * length)
+        let zero16 = Int16(truncatingIfNeeded: inputZero)
+        let pixels = g.outHeight * g.outWidth
+        packed.depthwiseTaps.withUnsafeBufferPointer { taps in
+            packed.tapOffsets.withUnsafeBufferPointer { offsets in
+                for batchIndex in 0..<g.batch {
+                    for channel in 0..<g.inChannels {
+                        let source = input + (batchIndex * g.inChannels + channel) * g.inHeight * g.inWidth
+                        // Fill the plane: row r is input row r − padTop; phase s position p is column p·sW + s − padLeft.
+                        for planeRow in 0..<packed.planeRows {
+                            let inY = planeRow - g.padTop
+                            for phase in 0..<g.strideWidth {
+                                let destination = plane + (planeRow * g.strideWidth + phase) * length
+                                if inY < 0 || inY >= g.inHeight {
+                                    destination.update(repeating: 0, count: length)
+                                    continue
+                                }
+                                let row = source + inY * g.inWidth
+                                // Positions whose column lies inside the input: p·sW + phase − padLeft ∈ [0, inW).
+                                let first = min(length, max(0, ceilDivide(g.padLeft - phase, g.strideWidth)))
+                                let end = max(first, min(length, ceilDivide(g.inWidth + g.padLeft - phase, g.strideWidth)))
+                                for p in 0..<first { destination[p] = 0 }
+                                var column = first * g.strideWidth + phase - g.padLeft
+                                for p in first..<end {
+                                    destination[p] = Int16(truncatingIfNeeded: row[column]) &- zero16
+                                    column += g.strideWidth
+                                }
+                                for p in end..<length { destination[p] = 0 }
+                            }
+                        }
+                        for m in 0..<multiplier {
+                            let oc = channel * multiplier + m
+                            let weightPairs = UnsafeRawPointer(taps.baseAddress! + oc * packed.tapPairs * 2)
+                            for outY in 0..<g.outHeight {
+                                let rowBase = UnsafePointer(plane) + outY * g.strideHeight * g.strideWidth * length
+                                var x = 0
+                                while x < g.outWidth {
+                                    var acc0 = SIMD4<Int32>(), acc1 = SIMD4<Int32>()
+                                    let base = rowBase + x
+                                    for pair in 0..<packed.tapPairs {
+                                        let w = unsafeBitCast(SIMD4<Int32>(repeating: weightPairs.loadUnaligned(
+                                            fromByteOffset: pair * 4, as: Int32.self)), to: SIMD8<Int16>.self)
+                                        let v0 = UnsafeRawPointer(base + offsets[2 * pair]).loadUnaligned(as: SIMD8<Int16>.self)
+                                        let v1 = UnsafeRawPointer(base + offsets[2 * pair + 1]).loadUnaligned(as: SIMD8<Int16>.self)
+                                        let (low, high) = interleave(v0, v1)
+                                        acc0 &+= pairProduct(low, w)
+                                        acc1 &+= pairProduct(high, w)
+                                    }
+                                    let columns = min(int8TileColumns, g.outWidth - x)
+                                    sink.store(acc0, acc1, channel: oc, count: columns,
+                                               at: (batchIndex * g.outChannels + oc) * pixels + outY * g.outWidth + x)
+                                    x += int8TileColumns
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// 1x1 stride 1: right panels straight from channel rows, interleaving channel pairs 8 pixels at a time.
+    @inline(__always)
+    static func packPointwise<X: QuantizedScalar>(
+        _ source: UnsafePointer<X>, plane: Int, channels: Int, start: Int, count: Int, zero: Int32,
+        pairs: Int, into right: UnsafeMutablePointer<Int16>
+    ) {
+        let zeroVector = SIMD8<Int16>(repeating: Int16(truncatingIfNeeded: zero))
+        let zero16 = Int16(truncatingIfNeeded: zero)
+        let fullPanels = count / int8TileColumns
+        for pair in 0..<pairs {
+            let c0 = 2 * pair, c1 = 2 * pair + 1
+            let row0 = source + c0 * plane + start
+            let row1 = source + c1 * plane + start
+            for panel in 0..<fullPanels {
+                let destination = UnsafeMutableRawPointer(right + (panel * pairs + pair) * 2 * int8TileColumns)
+                let v0 = widen8(row0 + panel * int8TileColumns) &- zeroVector
+                let v1 = c1 < channels ? widen8(row1 + panel * int8TileColumns) &- zeroVector : SIMD8<Int16>()
+                let (low, high) = interleave(v0, v1)
+                destination.storeBytes(of: low, as: SIMD8<Int16>.self)
+                destination.storeBytes(of: high, toByteOffset: 16, as: SIMD8<Int16>.self)
+            }
+            if fullPanels * int8TileColumns < count {
+                let destination = right + (fullPanels * pairs + pair) * 2 * int8TileColumns
+                for lane in 0..<int8TileColumns {
+                    let pixel = fullPanels * int8TileColumns + lane
+                    let inside = pixel < count
+                    destination[2 * lane] = inside ? Int16(truncatingIfNeeded: row0[pixel]) &- zero16 : 0
+                    destination[2 * lane + 1] = inside && c1 < channels ? Int16(truncatingIfNeeded: row1[pixel]) &- zero16 : 0
+                }
+            }
+        }
+    }
+
+    /// General im2col into right panels: element (pixel i, reduction kk) goes to
+    /// `[(i / 8)·pairs + kk / 2][i % 8][kk % 2]`; padding taps are 0 (= xZero − xZero).
+    @inline(__always)
+    static func packIm2col<X: QuantizedScalar>(
+        _ source: UnsafePointer<X>, geometry g: Conv2DGeometry, channels: Int, start: Int, count: Int,
+        zero: Int32, pairs: Int, into right: UnsafeMutablePointer<Int16>
+    ) {
+        let zero16 = Int16(truncatingIfNeeded: zero)
+        let depth = channels * g.kernelHeight * g.kernelWidth
+        let panelStride = pairs * 2 * int8TileColumns
+        var kk = 0
+        for channel in 0..<channels {
+            let channelInput = source + channel * g.inHeight * g.inWidth
+            for filterY in 0..<g.kernelHeight {
+                for filterX in 0..<g.kernelWidth {
+                    // Destination of pixel i: base + (i / 8)·panelStride + (i % 8)·2.
+                    let base = right + (kk / 2) * 2 * int8TileColumns + kk % 2
+                    var i = 0
+                    var outY = start / g.outWidth, outX = start % g.outWidth
+                    while i < count {
+                        let run = min(g.outWidth - outX, count - i)
+                        let inY = outY * g.strideHeight - g.padTop + filterY * g.dilationHeight
+                        if inY < 0 || inY >= g.inHeight {
+                            for j in 0..<run {
+                                let pixel = i + j
+                                base[(pixel >> 3) * panelStride + (pixel & 7) * 2] = 0
+                            }
+                        } else {
+                            let row = channelInput + inY * g.inWidth
+                            let xOrigin = filterX * g.dilationWidth - g.padLeft
+                            // Output columns outX + j with 0 ≤ (outX + j)·sW + xOrigin < inW.
+                            let lowColumn = max(outX, ceilDivide(-xOrigin, g.strideWidth))
+                            let highColumn = min(outX + run, ceilDivide(g.inWidth - xOrigin, g.strideWidth))
+                            for j in 0..<run {
+                                let column = outX + j
+                                let pixel = i + j
+                                var value: Int16 = 0
+                                if column >= lowColumn && column < highColumn {
+                                    value = Int16(truncatingIfNeeded: row[column * g.strideWidth + xOrigin]) &- zero16
+                                }
+                                base[(pixel >> 3) * panelStride + (pixel & 7) * 2] = value
+                            }
+                        }
+                        i += run
+                        outY += 1
+                        outX = 0
+                    }
+                    kk += 1
+                }
+            }
+        }
+        // Odd depth: the second half of the last pair is zero for every pixel.
+        if depth % 2 == 1 {
+            let base = right + (depth / 2) * 2 * int8TileColumns + 1
+            for pixel in 0..<count { base[(pixel >> 3) * panelStride + (pixel & 7) * 2] = 0 }
+        }
+        // Pixels past the block's end in the last panel are zero.
+        if count % int8TileColumns != 0 {
+            let lastPanel = right + (count / int8TileColumns) * panelStride
+            for pair in 0..<pairs {
+                for lane in (count % int8TileColumns)..<int8TileColumns {
+                    lastPanel[pair * 2 * int8TileColumns + lane * 2] = 0
+                    lastPanel[pair * 2 * int8TileColumns + lane * 2 + 1] = 0
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Row sinks: where an 8-wide row of accumulators goes
+
+/// Receives one row of 8 accumulators (first `count` valid) for output channel `channel`, to be
+/// written at element `index` of the output.
+protocol Int8RowSink {
+    mutating func store(_ acc0: SIMD4<Int32>, _ acc1: SIMD4<Int32>, channel: Int, count: Int, at index: Int)
+}
+
+/// Adds the channel's bias, requantizes with the channel's multiplier, counts and stores as Y.
+struct RequantizingSink<Y: QuantizedScalar>: Int8RowSink {
+    let output: UnsafeMutablePointer<Y>
+    let bias: UnsafePointer<Int32>?
+    let multipliers: UnsafePointer<Float>
+    let perTensor: Bool
+    var requantizer: Int8Requantizer
+
+    @inline(__always)
+    mutating func store(_ acc0: SIMD4<Int32>, _ acc1: SIMD4<Int32>, channel: Int, count: Int, at index: Int) {
+        let biasVector = SIMD4<Int32>(repeating: bias?[channel] ?? 0)
+        let scale = SIMD4<Float>(repeating: multipliers[perTensor ? 0 : channel])
+        if count == int8TileColumns {
+            let v0 = requantizer.apply(acc0 &+ biasVector, scale)
+            let v1 = requantizer.apply(acc1 &+ biasVector, scale)
+            storeInt8Row(v0, v1, to: output + index)
+        } else {
+            let v0 = requantizer.apply(acc0 &+ biasVector, scale, validLanes: count)
+            let v1 = requantizer.apply(acc1 &+ biasVector, scale, validLanes: count - 4)
+            storeInt8Row(v0, v1, count: count, to: output + index)
+        }
+    }
+}
+
+/// Stores the raw accumulators (ConvInteger).
+struct Int32Sink: Int8RowSink {
+    let output: UnsafeMutablePointer<Int32>
+
+    @inline(__always)
+    mutating func store(_ acc0: SIMD4<Int32>, _ acc1: SIMD4<Int32>, channel: Int, count: Int, at index: Int) {
+        storeInt32Row(acc0, acc1, count: count, to: output + index)
+    }
+}
+
+/// Loads 8 bytes of 8-bit data and widens them to Int16 (sign- or zero-extending per X).
+@inline(__always)
+func widen8<X: QuantizedScalar>(_ pointer: UnsafePointer<X>) -> SIMD8<Int16> {
+    if X.isSigned {
+        return SIMD8<Int16>(truncatingIfNeeded: UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Int8>.self))
+    } else {
+        return SIMD8<Int16>(truncatingIfNeeded: UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<UInt8>.self))
+    }
+}
+
+/// Interleaves two vectors: (a0, b0, a1, b1, a2, b2, a3, b3) and (a4, b4, …, a7, b7) (punpckl/hwd, zip1/zip2).
+@inline(__always)
+func interleave(_ a: SIMD8<Int16>, _ b: SIMD8<Int16>) -> (SIMD8<Int16>, SIMD8<Int16>) {
+    var low = SIMD8<Int16>(), high = SIMD8<Int16>()
+    for i in 0..<4 {
+        low[2 * i] = a[i]
+        low[2 * i + 1] = b[i]
+        high[2 * i] = a[i + 4]
+        high[2 * i + 1] = b[i + 4]
+    }
+    return (low, high)
+}

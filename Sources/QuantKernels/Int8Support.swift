@@ -1,0 +1,163 @@
+// Internal SIMD helpers shared by the element-wise int8 kernels (QLinearAdd/Mul, pools, lookup
+// tables, softmax, concat, DynamicQuantizeLinear). The quantization rule itself is written once,
+// in Requantize.swift; these are only its 8-lane building blocks.
+
+/// 8 quantized values widened to Int32 (lane-wise; LLVM turns the loop into a load + extend).
+@inline(__always)
+func loadWidened8<T: QuantizedScalar>(_ p: UnsafePointer<T>) -> SIMD8<Int32> {
+    var v = SIMD8<Int32>()
+    for lane in 0..<8 { v[lane] = Int32(truncatingIfNeeded: p[lane]) }
+    return v
+}
+
+/// Int32 lanes → Float lanes (exact for |v| < 2^24, otherwise round to nearest even like `cvtdq2ps`).
+@inline(__always)
+func floatLanes(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+    var f = SIMD8<Float>()
+    for lane in 0..<8 { f[lane] = Float(v[lane]) }
+    return f
+}
+
+/// Lane-wise `roundHalfEvenToInt32`, for results that are then clamped to a 16-bit range: values
+/// beyond ±2^22 become ±2^22 (still beyond any 16-bit bound, so clamping and counting agree with
+/// the scalar rule) and NaN becomes 0, as in `roundHalfEvenToInt32`.
+@inline(__always)
+func roundHalfEven8(_ f: SIMD8<Float>) -> SIMD8<Int32> {
+    SIMD8(lowHalf: roundHalfEvenSmall(clampToRoundingRange(f.lowHalf)),
+          highHalf: roundHalfEvenSmall(clampToRoundingRange(f.highHalf)))
+}
+
+/// `z + x·y` with a single rounding (fused multiply-add), as MLAS's AVX2 kernels compute it.
+///
+/// On arm64 this is the `fmadd` instruction. The x86-64 baseline has no FMA instruction (and
+/// `addingProduct` would be a libm call per lane), so there the exact product is formed in Double
+/// (x·y of two Floats has ≤ 48 significant bits) and the sum rounded back to Float. That equals the
+/// true fused result unless the Double sum itself had to round and landed exactly on a Float
+/// rounding tie — impossible for the operands the int8 kernels pass (an 8/16-bit integer x, and
+/// y, z of similar magnitude), and in any case the same in the reference and the fast path.
+@inline(__always)
+func fusedMultiplyAdd(_ x: Float, _ y: Float, _ z: Float) -> Float {
+    #if arch(arm64)
+    return z.addingProduct(x, y)
+    #else
+    return Float(Double(x) * Double(y) + Double(z))
+    #endif
+}
+
+/// Lane-wise `fusedMultiplyAdd(x, y, z)`.
+@inline(__always)
+func fusedMultiplyAdd8(_ x: SIMD8<Float>, _ y: SIMD8<Float>, _ z: SIMD8<Float>) -> SIMD8<Float> {
+    #if arch(arm64)
+    return z.addingProduct(x, y)
+    #else
+    var r = SIMD8<Float>()
+    for lane in 0..<8 { r[lane] = Float(Double(x[lane]) * Double(y[lane]) + Double(z[lane])) }
+    return r
+    #endif
+}
+
+/// The q-domain output clamp of an int8 kernel plus its saturation-counting flags
+/// (the `lower/upper/qmin/qmax/countLow/countHigh` part of a `Requantization`).
+public struct QuantizedOutputClamp: Sendable, Equatable {
+    public var lower: Int32, upper: Int32
+    public var qmin: Int32, qmax: Int32
+    public var countLow: Bool, countHigh: Bool
+
+    public init(lower: Int32, upper: Int32, qmin: Int32, qmax: Int32, countLow: Bool, countHigh: Bool) {
+        precondition(qmin <= qmax && lower <= upper, "QuantizedOutputClamp: empty range")
+        self.lower = lower
+        self.upper = upper
+        self.qmin = qmin
+        self.qmax = qmax
+        self.countLow = countLow
+        self.countHigh = countHigh
+    }
+
+    /// The full range of `T`, counting both ends (no fused activation).
+    public init<T: QuantizedScalar>(_: T.Type) {
+        self.init(lower: T.quantizedMin, upper: T.quantizedMax, qmin: T.quantizedMin, qmax: T.quantizedMax,
+                  countLow: true, countHigh: true)
+    }
+
+    /// Output of type `T` with scale/zero point and an optional fused real-valued clamp, quantized
+    /// as `Requantization.make` does (a fused floor ≥ qmin is not counted as saturation, etc.).
+    public init<T: QuantizedScalar>(_: T.Type, outputScale: Float, outputZero: Int32, activation: FloatClamp) {
+        let r = Requantization.make(T.self, multipliers: [1], zeroPoint: outputZero, outputScale: outputScale,
+                                    activation: activation)
+        self.init(lower: r.lower, upper: r.upper, qmin: r.qmin, qmax: r.qmax, countLow: r.countLow, countHigh: r.countHigh)
+    }
+
+    /// Scalar reference: counts v against qmin/qmax (and `total`), returns clamp(v, lower, upper).
+    @inline(__always)
+    func apply(_ v: Int32, _ counts: inout SaturationCounts) -> Int32 {
+        counts.total += 1
+        if countLow && v < qmin { counts.low += 1 }
+        if countHigh && v > qmax { counts.high += 1 }
+        return Swift.min(Swift.max(v, lower), upper)
+    }
+}
+
+/// Vector saturation counters for one kernel call: per-lane Int32 tallies (a call writes far fewer
+/// than 2^31 elements per lane), flushed into a `SaturationCounts` at the end of the call.
+struct SaturationTally {
+    let active: Bool
+    let countLow: Bool, countHigh: Bool
+    let qmin: SIMD8<Int32>, qmax: SIMD8<Int32>
+    let lower: SIMD8<Int32>, upper: SIMD8<Int32>
+    let clamp: QuantizedOutputClamp
+    var low = SIMD8<Int32>()
+    var high = SIMD8<Int32>()
+    var scalar = SaturationCounts()
+
+    @inline(__always)
+    init(_ clamp: QuantizedOutputClamp, counting: Bool) {
+        self.clamp = clamp
+        active = counting
+        countLow = counting && clamp.countLow
+        countHigh = counting && clamp.countHigh
+        qmin = SIMD8(repeating: clamp.qmin)
+        qmax = SIMD8(repeating: clamp.qmax)
+        lower = SIMD8(repeating: clamp.lower)
+        upper = SIMD8(repeating: clamp.upper)
+    }
+
+    /// Counts 8 values and returns them clamped to [lower, upper].
+    @inline(__always)
+    mutating func apply(_ v: SIMD8<Int32>) -> SIMD8<Int32> {
+        if countLow {
+            for lane in 0..<8 { low[lane] &+= v[lane] < qmin[lane] ? 1 : 0 }
+        }
+        if countHigh {
+            for lane in 0..<8 { high[lane] &+= v[lane] > qmax[lane] ? 1 : 0 }
+        }
+        return v.clamped(lowerBound: lower, upperBound: upper)
+    }
+
+    /// Counts one value (tails) and returns it clamped.
+    @inline(__always)
+    mutating func apply(_ v: Int32) -> Int32 {
+        if countLow && v < clamp.qmin { scalar.low += 1 }
+        if countHigh && v > clamp.qmax { scalar.high += 1 }
+        return Swift.min(Swift.max(v, clamp.lower), clamp.upper)
+    }
+
+    /// Adds this call's counts (and `written` to total) to `counts`, if counting.
+    @inline(__always)
+    func flush(into counts: UnsafeMutablePointer<SaturationCounts>?, written: Int) {
+        guard active, let counts else { return }
+        var l = scalar.low, h = scalar.high
+        for lane in 0..<8 {
+            l += Int(low[lane])
+            h += Int(high[lane])
+        }
+        counts.pointee.low += l
+        counts.pointee.high += h
+        counts.pointee.total += written
+    }
+}
+
+/// Stores 8 already-clamped Int32 lanes as `T`.
+@inline(__always)
+func storeNarrowed8<T: QuantizedScalar>(_ v: SIMD8<Int32>, _ p: UnsafeMutablePointer<T>) {
+    for lane in 0..<8 { p[lane] = T(truncatingIfNeeded: v[lane]) }
+}

@@ -1,0 +1,149 @@
+// QuantizeLinear and DequantizeLinear (per tensor or per axis): reference loops, then SIMD variants.
+// The rule (rounding, NaN, infinities, saturation) is written once in Requantize.swift.
+
+/// `y = clamp(nearbyint(x / scale[c]) + zp[c], qmin, qmax)`, per tensor (channels 1) or per axis with
+/// the data viewed as `[outer, channels, inner]`. NaN → the zero point (not counted); ±inf → qmax/qmin.
+///
+/// `counts` (optional) receives the input_out_of_range metric: `high`/`low` count elements whose
+/// `nearbyint(x / scale) + zp` was above qmax / below qmin before the clamp; `total` the elements.
+public enum QuantizeLinear {
+    /// Readable reference: one element at a time.
+    public static func reference<Y: QuantizedScalar>(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Y>, scales: UnsafePointer<Float>,
+        zeroPoints: UnsafePointer<Int32>, outer: Int, channels: Int, inner: Int,
+        counts: UnsafeMutablePointer<SaturationCounts>?
+    ) {
+        let qmin = Int64(Y.quantizedMin), qmax = Int64(Y.quantizedMax)
+        var low = 0, high = 0
+        for outerIndex in 0..<outer {
+            for channel in 0..<channels {
+                for innerIndex in 0..<inner {
+                    let index = (outerIndex * channels + channel) * inner + innerIndex
+                    let v = Int64(roundHalfEvenToInt32(input[index] / scales[channel])) + Int64(zeroPoints[channel])
+                    if v < qmin { low += 1 }
+                    if v > qmax { high += 1 }
+                    output[index] = Y(truncatingIfNeeded: min(max(v, qmin), qmax))
+                }
+            }
+        }
+        if let counts {
+            counts.pointee.low += low
+            counts.pointee.high += high
+            counts.pointee.total += outer * channels * inner
+        }
+    }
+
+    /// Fast path (SIMD4 division, magic-number rounding), bit-identical to `reference`.
+    @_specialize(where Y == UInt8)
+    @_specialize(where Y == Int8)
+    @_specialize(where Y == UInt16)
+    @_specialize(where Y == Int16)
+    public static func run<Y: QuantizedScalar>(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Y>, scales: UnsafePointer<Float>,
+        zeroPoints: UnsafePointer<Int32>, outer: Int, channels: Int, inner: Int,
+        counts: UnsafeMutablePointer<SaturationCounts>?
+    ) {
+        precondition(outer >= 0 && channels >= 0 && inner >= 0, "QuantizeLinear: negative dimension")
+        let qmin = Y.quantizedMin, qmax = Y.quantizedMax
+        let magic = SIMD4<Float>(repeating: roundingMagic)
+        var lowCount = SIMD4<Int32>(), highCount = SIMD4<Int32>()
+        var low = 0, high = 0
+        for outerIndex in 0..<outer {
+            for channel in 0..<channels {
+                let scale = SIMD4<Float>(repeating: scales[channel])
+                let zero = zeroPoints[channel]
+                // Thresholds and bounds in the shifted domain t = x/scale + 1.5·2^23 (see Requantize.swift).
+                let lowThreshold = SIMD4<Float>(repeating: Float(qmin - zero) + roundingMagic)
+                let highThreshold = SIMD4<Float>(repeating: Float(qmax - zero) + roundingMagic)
+                let lowerBound = Float(qmin - zero) + roundingMagic, upperBound = Float(qmax - zero) + roundingMagic
+                let offset = SIMD4<Int32>(repeating: roundingMagicBits - zero)
+                let base = (outerIndex * channels + channel) * inner
+                let source = input + base, destination = output + base
+                var i = 0
+                while i + 8 <= inner {
+                    var v = (SIMD4<Int32>(), SIMD4<Int32>())
+                    for half in 0..<2 {
+                        let x = UnsafeRawPointer(source + i + 4 * half).loadUnaligned(as: SIMD4<Float>.self)
+                        var t = x / scale + magic
+                        t.replace(with: magic, where: t .!= t)  // NaN → the zero point
+                        lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD4<Int32>.self)
+                        highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD4<Int32>.self)
+                        for lane in 0..<4 {
+                            let value = t[lane]
+                            t[lane] = value < lowerBound ? lowerBound : (value > upperBound ? upperBound : value)
+                        }
+                        let q = unsafeBitCast(t, to: SIMD4<Int32>.self) &- offset
+                        if half == 0 { v.0 = q } else { v.1 = q }
+                    }
+                    storeInt8Row(v.0, v.1, to: destination + i)
+                    i += 8
+                }
+                while i < inner {
+                    let q = Int64(roundHalfEvenToInt32(source[i] / scales[channel])) + Int64(zero)
+                    if q < Int64(qmin) { low += 1 }
+                    if q > Int64(qmax) { high += 1 }
+                    destination[i] = Y(truncatingIfNeeded: min(max(q, Int64(qmin)), Int64(qmax)))
+                    i += 1
+                }
+            }
+        }
+        if let counts {
+            counts.pointee.low += low - Int(lowCount.wrappedSum())
+            counts.pointee.high += high - Int(highCount.wrappedSum())
+            counts.pointee.total += outer * channels * inner
+        }
+    }
+}
+
+/// `x = Float(Int32(q) − zp[c]) · scale[c]`, per tensor (channels 1) or per axis (`[outer, channels, inner]`).
+/// The subtraction wraps for Int32 inputs (as onnxruntime's int32 arithmetic would, without trapping).
+public enum DequantizeLinear {
+    @_specialize(where X == UInt8)
+    @_specialize(where X == Int8)
+    @_specialize(where X == UInt16)
+    @_specialize(where X == Int16)
+    public static func run<X: QuantizedScalar>(
+        input: UnsafePointer<X>, output: UnsafeMutablePointer<Float>, scales: UnsafePointer<Float>,
+        zeroPoints: UnsafePointer<Int32>, outer: Int, channels: Int, inner: Int
+    ) {
+        precondition(outer >= 0 && channels >= 0 && inner >= 0, "DequantizeLinear: negative dimension")
+        for outerIndex in 0..<outer {
+            for channel in 0..<channels {
+                let base = (outerIndex * channels + channel) * inner
+                let scale = scales[channel], zero = zeroPoints[channel]
+                let scaleVector = SIMD8<Float>(repeating: scale), zeroVector = SIMD8<Int32>(repeating: zero)
+                let source = input + base, destination = output + base
+                var i = 0
+                if X.bitWidth == 8 {
+                    while i + 8 <= inner {
+                        let q = SIMD8<Int32>(truncatingIfNeeded: widen8(source + i))
+                        let x = SIMD8<Float>(q &- zeroVector) * scaleVector
+                        UnsafeMutableRawPointer(destination + i).storeBytes(of: x, as: SIMD8<Float>.self)
+                        i += 8
+                    }
+                }
+                while i < inner {
+                    destination[i] = Float(Int32(truncatingIfNeeded: source[i]) &- zero) * scale
+                    i += 1
+                }
+            }
+        }
+    }
+
+    /// Int32 input (bias tensors, MatMulInteger/ConvInteger outputs).
+    public static func run(
+        input: UnsafePointer<Int32>, output: UnsafeMutablePointer<Float>, scales: UnsafePointer<Float>,
+        zeroPoints: UnsafePointer<Int32>, outer: Int, channels: Int, inner: Int
+    ) {
+        precondition(outer >= 0 && channels >= 0 && inner >= 0, "DequantizeLinear: negative dimension")
+        for outerIndex in 0..<outer {
+            for channel in 0..<channels {
+                let base = (outerIndex * channels + channel) * inner
+                let scale = scales[channel], zero = zeroPoints[channel]
+                for i in 0..<inner {
+                    output[base + i] = Float(input[base + i] &- zero) * scale
+                }
+            }
+        }
+    }
+}
