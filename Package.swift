@@ -4,6 +4,15 @@
 // The inference core never imports MQTT, SQLite, config or the CLI.
 import PackageDescription
 
+// The kernels use fused multiply-add where the target has it: always on aarch64 (the boards);
+// on x86-64 (development machines, CI) we build for Haswell (AVX2 + FMA, x86-64-v3)
+// so the float kernels compute as onnxruntime's MLAS does, and so they are fast here too.
+#if arch(x86_64)
+let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"]), .define("QUANTKERNELS_FMA")]
+#else
+let kernelSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "QuantWatch",
     products: [
@@ -22,7 +31,7 @@ let package = Package(
         // Per-operator compute loops, requantization, saturation counters.
         // Pure Swift: no Foundation, no existentials (also compiles under Embedded Swift).
         // Optimised even in debug builds: the tests run real models through these loops.
-        .target(name: "QuantKernels", swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        .target(name: "QuantKernels", swiftSettings: kernelSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
         // Tensors, graph IR, shape inference, folding, memory plan, executor.
         .target(name: "QuantGraph", dependencies: ["QuantKernels"]),

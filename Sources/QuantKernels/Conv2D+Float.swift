@@ -109,6 +109,9 @@ public enum Conv2DFloat {
         case depthwise
         /// General (grouped) convolution: im2col written directly as packed GEMM panels.
         case im2col
+        /// Few input channels, one group (a network's RGB stem): direct per-input-channel sums,
+        /// see Conv2D+Float+Direct.swift.
+        case direct
     }
 
     static func path(_ g: Conv2DGeometry) -> Path {
@@ -118,6 +121,9 @@ public enum Conv2DFloat {
         }
         if g.groups == g.inChannels && g.groups > 1 && g.outChannels % g.inChannels == 0 {
             return .depthwise
+        }
+        if g.groups == 1 && g.inChannels < directMaximumInputChannels {
+            return .direct
         }
         return .im2col
     }
@@ -134,6 +140,8 @@ public enum Conv2DFloat {
             return GemmKernel.scratchCount(m: outChannelsPerGroup, n: pixels, k: inChannelsPerGroup)
         case .depthwise:
             return 0
+        case .direct:
+            return directScratchCount(g)
         case .im2col:
             let depth = inChannelsPerGroup * g.kernelHeight * g.kernelWidth
             return GemmKernel.prepackedBCount(n: pixels, k: depth)
@@ -157,6 +165,8 @@ public enum Conv2DFloat {
             runDepthwise(input: input, weights: weights, bias: bias, output: output, geometry: g, clamp: clamp)
         case .im2col:
             runIm2col(input: input, weights: weights, bias: bias, output: output, geometry: g, clamp: clamp, scratch: scratch)
+        case .direct:
+            runDirect(input: input, weights: weights, bias: bias, output: output, geometry: g, clamp: clamp, scratch: scratch)
         }
     }
 

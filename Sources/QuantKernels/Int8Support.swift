@@ -29,15 +29,15 @@ func roundHalfEven8(_ f: SIMD8<Float>) -> SIMD8<Int32> {
 
 /// `z + x·y` with a single rounding (fused multiply-add), as MLAS's AVX2 kernels compute it.
 ///
-/// On arm64 this is the `fmadd` instruction. The x86-64 baseline has no FMA instruction (and
-/// `addingProduct` would be a libm call per lane), so there the exact product is formed in Double
+/// On arm64, and on x86-64 built for Haswell (`QUANTKERNELS_FMA`, see Package.swift), this is the
+/// fused instruction. Without FMA (`addingProduct` would be a libm call per lane) the exact product is formed in Double
 /// (x·y of two Floats has ≤ 48 significant bits) and the sum rounded back to Float. That equals the
 /// true fused result unless the Double sum itself had to round and landed exactly on a Float
 /// rounding tie — impossible for the operands the int8 kernels pass (an 8/16-bit integer x, and
 /// y, z of similar magnitude), and in any case the same in the reference and the fast path.
 @inline(__always)
 func fusedMultiplyAdd(_ x: Float, _ y: Float, _ z: Float) -> Float {
-    #if arch(arm64)
+    #if arch(arm64) || QUANTKERNELS_FMA
     return z.addingProduct(x, y)
     #else
     return Float(Double(x) * Double(y) + Double(z))
@@ -47,7 +47,7 @@ func fusedMultiplyAdd(_ x: Float, _ y: Float, _ z: Float) -> Float {
 /// Lane-wise `fusedMultiplyAdd(x, y, z)`.
 @inline(__always)
 func fusedMultiplyAdd8(_ x: SIMD8<Float>, _ y: SIMD8<Float>, _ z: SIMD8<Float>) -> SIMD8<Float> {
-    #if arch(arm64)
+    #if arch(arm64) || QUANTKERNELS_FMA
     return z.addingProduct(x, y)
     #else
     var r = SIMD8<Float>()

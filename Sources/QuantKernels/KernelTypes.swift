@@ -68,7 +68,7 @@ internal func storeVector8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) 
 /// and `addingProduct` would become a libm call per lane, so we keep a separate multiply and add.
 @inline(__always)
 internal func multiplyAdd(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
-    #if arch(arm64)
+    #if arch(arm64) || QUANTKERNELS_FMA
     return acc.addingProduct(a, b)
     #else
     return acc + a * b

@@ -20,11 +20,19 @@ extension Graph {
         var removed = Set<Int>()
         var replacements: [Int: Node] = [:]
 
-        /// The DequantizeLinear producing `id`, if any.
+        /// The DequantizeLinear producing `id`, if any, when this node is its only reader (as
+        /// onnxruntime requires: a DequantizeLinear shared by two nodes fuses into neither).
         func dequantizer(_ id: ValueID?) -> (node: Node, op: DequantizeLinearOperator)? {
-            guard let id, let p = producer[id.index], !removed.contains(p),
+            guard let id, let p = producer[id.index], !removed.contains(p), uses[id.index] == 1,
                   let op = nodes[p].op as? DequantizeLinearOperator else { return nil }
             return (nodes[p], op)
+        }
+        /// onnxruntime leaves a node unfused when its QuantizeLinear feeds a shared DequantizeLinear
+        /// (the residual branch point of inverted-residual blocks); matching it keeps outputs identical.
+        func feedsSharedDequantizer(_ q: Int) -> Bool {
+            consumers[nodes[q].outputs[0].index].contains { c in
+                nodes[c].op is DequantizeLinearOperator && uses[nodes[c].outputs[0].index] > 1
+            }
         }
         func isConstant(_ id: ValueID?) -> Bool { id.map { values[$0.index].constant != nil } ?? false }
         func dequantizedConstant(_ id: ValueID?) -> Node? {
@@ -48,6 +56,22 @@ extension Graph {
             guard let clamp, let next = soleConsumer(nodes[c].outputs[0]), nodes[next].op is QuantizeLinearOperator else { return nil }
             return (next, c, clamp)
         }
+        /// The output quantizer of a node that may be fused: not feeding a shared DequantizeLinear.
+        func fusableQuantizer(_ id: ValueID) -> (quantize: Int, activation: Int?, clamp: FloatClamp)? {
+            guard let q = outputQuantizer(id), !feedsSharedDequantizer(q.quantize) else { return nil }
+            return q
+        }
+        /// A QuantizeLinear's scale and zero point as operator inputs, and its parameters.
+        func quantizeParameters(_ q: Int) -> QuantizationParameters? {
+            (nodes[q].op as? QuantizeLinearOperator).flatMap { try? $0.parameters(operands(of: nodes[q])) }
+        }
+        func dequantizeParameters(_ dq: Node) -> QuantizationParameters? {
+            (dq.op as? DequantizeLinearOperator).flatMap { try? $0.parameters(operands(of: dq)) }
+        }
+        func is8BitPerTensor(_ p: QuantizationParameters?) -> Bool {
+            guard let p else { return false }
+            return p.isPerTensor && (p.dataType == .int8 || p.dataType == .uint8)
+        }
         func quantizerInputs(_ q: Node) -> [ValueID?] {
             [q.inputs.count > 1 ? q.inputs[1] : nil, q.inputs.count > 2 ? q.inputs[2] : nil]
         }
@@ -68,7 +92,7 @@ extension Graph {
             if let conv = node.op as? ConvOperator, conv.clamp == .none {
                 guard let x = dequantizer(node.inputs[0]), let w = dequantizedConstant(node.inputs[1]),
                       (w.op as? DequantizeLinearOperator).map({ parametersAlongAxis0($0, w) }) ?? false,
-                      let quantizer = outputQuantizer(node.outputs[0]) else { continue }
+                      let quantizer = fusableQuantizer(node.outputs[0]) else { continue }
                 var bias: ValueID?
                 if node.inputs.count > 2, let b = node.inputs[2] {
                     guard let dqb = dequantizedConstant(b), values[dqb.inputs[0]!.index].type?.dataType == .int32 else { continue }
@@ -84,7 +108,7 @@ extension Graph {
                 } else if let matmul = node.op as? MatMulOperator, matmul.clamp != .none { continue }
                 guard let a = dequantizer(node.inputs[0]), let b = dequantizedConstant(node.inputs[1]),
                       values[b.inputs[0]!.index].type?.rank == 2,
-                      let quantizer = outputQuantizer(node.outputs[0]) else { continue }
+                      let quantizer = fusableQuantizer(node.outputs[0]) else { continue }
                 var bias: ValueID?
                 if node.inputs.count > 2, let c = node.inputs[2] {
                     guard let gemm = node.op as? GemmOperator, gemm.beta == 1, let dqc = dequantizedConstant(c),
@@ -93,16 +117,53 @@ extension Graph {
                 }
                 let fused = QLinearMatMulOperator(transB: transB, activation: quantizer.clamp, name: node.op.kind == "Gemm" ? "QGemm" : "QLinearMatMul")
                 fuse(n, fused, inputs: dqInputs(a.node) + dqInputs(b) + [bias] + quantizerInputs(nodes[quantizer.quantize]), quantizer: quantizer)
-            } else if node.op is ViewOperator || node.op is TransposeOperator {
-                guard let x = dequantizer(node.inputs[0]), let quantizer = outputQuantizer(node.outputs[0]), quantizer.activation == nil,
+            } else if node.op is ViewOperator || node.op is TransposeOperator || (node.op as? PoolOperator)?.pool == .max {
+                // Data movement and MaxPool: drop the DQ/Q pair when both use the same parameters.
+                guard let x = dequantizer(node.inputs[0]), let quantizer = fusableQuantizer(node.outputs[0]), quantizer.activation == nil,
                       sameParameters(x.node, nodes[quantizer.quantize]) else { continue }
+                if node.op is PoolOperator, !is8BitPerTensor(dequantizeParameters(x.node)) { continue }
                 fuse(n, node.op, inputs: [x.node.inputs[0]] + node.inputs.dropFirst(), quantizer: quantizer)
+            } else if let unary = unaryReplacement(node.op) {
+                // Softmax, GlobalAveragePool, AveragePool, Sigmoid, LeakyRelu: onnxruntime's QLinear* versions.
+                guard let x = dequantizer(node.inputs[0]), let quantizer = fusableQuantizer(node.outputs[0]), quantizer.activation == nil,
+                      is8BitPerTensor(dequantizeParameters(x.node)), is8BitPerTensor(quantizeParameters(quantizer.quantize)),
+                      dequantizeParameters(x.node)?.dataType == quantizeParameters(quantizer.quantize)?.dataType else { continue }
+                let xInputs = dqInputs(x.node)
+                fuse(n, unary, inputs: xInputs + quantizerInputs(nodes[quantizer.quantize]), quantizer: quantizer)
+            } else if let binary = node.op as? BinaryOperator, binary.op == .add || binary.op == .mul, binary.clamp == .none {
+                guard let a = dequantizer(node.inputs[0]), let b = dequantizer(node.inputs[1]),
+                      let quantizer = fusableQuantizer(node.outputs[0]),
+                      is8BitPerTensor(dequantizeParameters(a.node)), is8BitPerTensor(dequantizeParameters(b.node)),
+                      is8BitPerTensor(quantizeParameters(quantizer.quantize)),
+                      Set([dequantizeParameters(a.node)?.dataType, dequantizeParameters(b.node)?.dataType,
+                           quantizeParameters(quantizer.quantize)?.dataType]).count == 1 else { continue }
+                let fused = QLinearArithmeticOperator(binary.op == .add ? .add : .mul, activation: quantizer.clamp)
+                fuse(n, fused, inputs: dqInputs(a.node) + dqInputs(b.node) + quantizerInputs(nodes[quantizer.quantize]), quantizer: quantizer)
             }
         }
         guard !removed.isEmpty || !replacements.isEmpty else { return }
         var rewritten: [Node] = []
         for (n, node) in nodes.enumerated() where !removed.contains(n) { rewritten.append(replacements[n] ?? node) }
         nodes = rewritten
+    }
+
+    /// The QLinear operator that replaces a float unary operator between DQ and Q, if any.
+    private func unaryReplacement(_ op: any Operator) -> (any Operator)? {
+        switch op {
+        case let softmax as SoftmaxOperator: QLinearSoftmaxOperator(axis: softmax.axis, coerceTo2D: softmax.coerceTo2D)
+        case let global as GlobalPoolOperator where !global.isMax: QLinearPoolOperator(.globalAverage)
+        case let pool as PoolOperator:
+            if case let .average(countIncludePad) = pool.pool, (pool.window.dilations ?? []).allSatisfy({ $0 == 1 }) {
+                QLinearPoolOperator(.average(countIncludePad: countIncludePad), window: pool.window)
+            } else { nil }
+        case let unary as UnaryOperator:
+            switch unary.op {
+            case .sigmoid: QLinearLookupOperator(.sigmoid)
+            case let .leakyRelu(alpha): QLinearLookupOperator(.leakyRelu(alpha: alpha))
+            default: nil
+            }
+        default: nil
+        }
     }
 
     /// Per-channel weight parameters must run along the output-channel axis (0) to become QLinearConv's.

@@ -109,9 +109,12 @@ public struct ConvIntegerOperator: Operator {
         guard w.dataType == .int8 || w.dataType == .uint8 else { throw OperatorError("w is \(w.dataType); expected int8 or uint8") }
         let geometry = try ConvOperator.geometry(x: x.shape, w: w.shape, window: window, groups: groups)
         var xZero: Int32 = 0
-        if let zeros = try constantIntegers(inputs, 2, "x_zero_point") {
-            guard zeros.count == 1 else { throw OperatorError("x_zero_point must be a scalar") }
-            xZero = Int32(zeros[0])
+        if inputs.count > 2, let zero = inputs[2] {
+            guard zero.type.elementCount == 1, zero.type.dataType == x.dataType else {
+                throw OperatorError("x_zero_point is \(zero.type); expected a \(x.dataType) scalar")
+            }
+            // Known at load, or computed per run (DynamicQuantizeLinear): then read before each run.
+            if let value = zero.constant?.integers() { xZero = Int32(value[0]) }
         }
         var wZeros = [Int32](repeating: 0, count: geometry.outChannels)
         if let zeros = try constantIntegers(inputs, 3, "w_zero_point") {
@@ -140,11 +143,18 @@ public struct ConvIntegerOperator: Operator {
             ? Conv2DInt8.PackedWeights(weights: weights.rawPointer.assumingMemoryBound(to: Int8.self), zeroPoints: wZeros, geometry: geometry)
             : Conv2DInt8.PackedWeights(weights: weights.rawPointer.assumingMemoryBound(to: UInt8.self), zeroPoints: wZeros, geometry: geometry)
         let y = b.outputs[0].typed(Int32.self), scratch = b.scratch
+        let runtimeZero = b.hasInput(2) && b.input(2).constant == nil ? b.input(2).pointer : nil
         if b.input(0).type.dataType == .int8 {
             let x = UnsafePointer(b.input(0).typed(Int8.self))
-            return { Conv2DInt8.runInt32(input: x, inputZero: xZero, packed: packed, output: y, geometry: geometry, scratch: scratch) }
+            return {
+                let zero = runtimeZero.map { Int32($0.load(as: Int8.self)) } ?? xZero
+                Conv2DInt8.runInt32(input: x, inputZero: zero, packed: packed, output: y, geometry: geometry, scratch: scratch)
+            }
         }
         let x = UnsafePointer(b.input(0).typed(UInt8.self))
-        return { Conv2DInt8.runInt32(input: x, inputZero: xZero, packed: packed, output: y, geometry: geometry, scratch: scratch) }
+        return {
+            let zero = runtimeZero.map { Int32($0.load(as: UInt8.self)) } ?? xZero
+            Conv2DInt8.runInt32(input: x, inputZero: zero, packed: packed, output: y, geometry: geometry, scratch: scratch)
+        }
     }
 }

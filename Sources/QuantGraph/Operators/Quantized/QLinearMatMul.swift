@@ -120,9 +120,12 @@ public struct MatMulIntegerOperator: Operator {
         let k = a.shape.last!, n = b.shape[1]
         guard b.shape[0] == k else { throw OperatorError("inner dimensions differ: A is \(a.shape), B is \(b.shape)") }
         var aZero: Int32 = 0
-        if let zeros = try constantIntegers(inputs, 2, "a_zero_point") {
-            guard zeros.count == 1 else { throw OperatorError("a_zero_point must be a scalar (per-row zero points are not supported)") }
-            aZero = Int32(zeros[0])
+        if inputs.count > 2, let zero = inputs[2] {
+            guard zero.type.elementCount == 1, zero.type.dataType == a.dataType else {
+                throw OperatorError("a_zero_point is \(zero.type); expected a \(a.dataType) scalar (per-row zero points are not supported)")
+            }
+            // Known at load, or computed per run (DynamicQuantizeLinear): then read before each run.
+            if let value = zero.constant?.integers() { aZero = Int32(value[0]) }
         }
         var bZeros = [Int32](repeating: 0, count: n)
         if let zeros = try constantIntegers(inputs, 3, "b_zero_point") {
@@ -150,11 +153,18 @@ public struct MatMulIntegerOperator: Operator {
             : GemmInt8.PackedB(b: b.rawPointer.assumingMemoryBound(to: UInt8.self), k: p.k, n: p.n, transposed: false, zeroPoints: p.bZeros)
         let (m, n, k, aZero) = (p.m, p.n, p.k, p.aZero)
         let y = bd.outputs[0].typed(Int32.self), scratch = bd.scratch
+        let runtimeZero = bd.hasInput(2) && bd.input(2).constant == nil ? bd.input(2).pointer : nil
         if bd.input(0).type.dataType == .int8 {
             let a = UnsafePointer(bd.input(0).typed(Int8.self))
-            return { GemmInt8.runInt32(m: m, n: n, k: k, a: a, lda: k, aZero: aZero, packed: packed, output: y, ldc: n, scratch: scratch) }
+            return {
+                let zero = runtimeZero.map { Int32($0.load(as: Int8.self)) } ?? aZero
+                GemmInt8.runInt32(m: m, n: n, k: k, a: a, lda: k, aZero: zero, packed: packed, output: y, ldc: n, scratch: scratch)
+            }
         }
         let a = UnsafePointer(bd.input(0).typed(UInt8.self))
-        return { GemmInt8.runInt32(m: m, n: n, k: k, a: a, lda: k, aZero: aZero, packed: packed, output: y, ldc: n, scratch: scratch) }
+        return {
+            let zero = runtimeZero.map { Int32($0.load(as: UInt8.self)) } ?? aZero
+            GemmInt8.runInt32(m: m, n: n, k: k, a: a, lda: k, aZero: zero, packed: packed, output: y, ldc: n, scratch: scratch)
+        }
     }
 }
