@@ -46,6 +46,10 @@ let package = Package(
         // ONNX → QuantGraph: validation, opset semantics, clear refusals.
         .target(name: "ONNXImport", dependencies: ["ONNXProto", "QuantGraph"]),
 
+        // The offline quantization report (`quantwatch eval`): an int8 model against its float
+        // reference over a frame set, per output and per layer, and the float-fallback ranking.
+        .target(name: "Evaluation", dependencies: ["ONNXImport", "QuantGraph", "QuantMetrics"]),
+
         // MARK: - Frames
 
         // .npy / .pgm / .ppm readers and writers, ONNX TensorProto files.
@@ -76,21 +80,26 @@ let package = Package(
         // libmosquitto: the MQTT link (the only target that touches MQTT).
         .target(name: "MQTTLink", dependencies: ["CMosquitto"]),
 
+        // MARK: - Allocation counting
+
+        // C: interposes malloc/calloc/realloc/memalign/aligned_alloc/posix_memalign for the whole
+        // process it is linked into (the `quantwatch` executable for `bench`, and the test binaries).
+        // It counts per thread, only while enabled (qw_allocations_begin … qw_allocations_end);
+        // otherwise every call forwards to glibc unchanged.
+        .target(name: "AllocationCounter"),
+
         // MARK: - Command line
 
         .executableTarget(
             name: "quantwatch",
             dependencies: [
-                "QuantGraph", "ONNXImport", "FrameSources", "MetricStore", "MQTTLink",
+                "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Evaluation", "MetricStore", "MQTTLink", "AllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // MARK: - Tests
 
-        // Counts heap allocations on the calling thread (interposes malloc in the test binary),
-        // so tests can prove that a planned inference allocates nothing.
-        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         // Shared test helpers: the SplitMix64 generator and float tolerance comparisons.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
 
@@ -100,8 +109,9 @@ let package = Package(
             name: "ONNXImportTests",
             dependencies: ["ONNXImport", "ONNXProto", "FrameSources", "AllocationCounter", "TestSupport"]
         ),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "FrameSources", "QuantGraph"]),
         .testTarget(name: "FrameSourcesTests", dependencies: ["FrameSources", "TestSupport"], exclude: ["Resources"]),
-        .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources"]),
+        .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources", "AllocationCounter"]),
         // Hand-computed metric values; layer matching on the fixture models' tensor names.
         .testTarget(name: "QuantMetricsTests", dependencies: ["QuantMetrics", "TestSupport", "AllocationCounter"]),
     ]

@@ -24,6 +24,8 @@ public struct ONNXModel: Sendable {
     public let producer: String
     /// The graph after import, folding and fusion, ready to compile.
     public let graph: Graph
+    /// The options the graph was prepared with (`compile()` uses them, so kept tensors stay readable).
+    public let compileOptions: CompileOptions
 
     /// Loads an ONNX file; external data are read relative to its directory.
     public static func load(contentsOf url: URL, options: ImportOptions = ImportOptions()) throws -> ONNXModel {
@@ -70,12 +72,13 @@ public struct ONNXModel: Sendable {
         var graph = try importer.importGraph(proto.graph)
         try graph.prepare(options.compile)
         self.graph = graph
+        compileOptions = options.compile
     }
 
     /// Plans memory and binds the kernels.
     public func compile(_ options: CompileOptions? = nil) throws -> CompiledModel {
         do {
-            return try CompiledModel(graph: graph, options: options ?? CompileOptions())
+            return try CompiledModel(graph: graph, options: options ?? compileOptions)
         } catch let error as ModelError {
             throw ModelError("\(source): \(error.message)")
         }

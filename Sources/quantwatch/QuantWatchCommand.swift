@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FrameSources
 import QuantGraph
 
 @main
@@ -8,7 +9,7 @@ struct QuantWatchCommand: ParsableCommand {
         commandName: "quantwatch",
         abstract: "Runs int8-quantized ONNX models and measures how far they drift from their float originals.",
         version: QuantWatchVersion.string,
-        subcommands: [InspectCommand.self, InferCommand.self, VersionCommand.self]
+        subcommands: [InspectCommand.self, InferCommand.self, EvalCommand.self, BenchCommand.self, VersionCommand.self]
     )
 }
 
@@ -25,6 +26,8 @@ struct CLIError: Error, CustomStringConvertible {
 func withUserErrors<R>(_ body: () throws -> R) throws -> R {
     do { return try body() } catch let error as ModelError {
         throw CLIError(error.message)
+    } catch let error as FrameSourceError {
+        throw CLIError(error.description)
     } catch let error as CLIError {
         throw error
     } catch let error as ValidationError {

@@ -135,3 +135,22 @@ struct CLIRun {
         #expect(run.stdout.contains("/conv1/Conv+/bn1/BatchNormalization+/relu1/Relu"))
     }
 }
+
+@Suite struct CLIEvalTests {
+    @Test func evalPrintsTheReportWithTheExclusionList() throws {
+        let run = try CLIRun("eval", "--model", CLIRun.fixture("digits/model.int8.qdq.onnx"), "--reference", CLIRun.fixture("digits/model.fp32.onnx"),
+                             "--frames", CLIRun.fixture("digits/heldout.npy"), "--labels", CLIRun.fixture("digits/labels.txt"),
+                             "--layers", "--sensitivity-frames", "8")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("accuracy  int8 98.22%"), "\(run.stdout)")
+        #expect(run.stdout.contains("nodes_to_exclude=['"))
+        #expect(run.stderr.contains("frame 450/450"))
+    }
+
+    @Test func evalOfImageFramesWithoutPreprocessingSaysWhatIsMissing() throws {
+        let run = try CLIRun("eval", "--model", CLIRun.fixture("patches/model.int8.qop.onnx"), "--reference", CLIRun.fixture("patches/model.fp32.onnx"),
+                             "--frames", CLIRun.fixture("patches/frames"))
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("image frames need a preprocessing file"), "\(run.stderr)")
+    }
+}

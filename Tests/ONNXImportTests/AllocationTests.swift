@@ -9,9 +9,11 @@ import Testing
 /// Counted by interposing malloc/calloc/realloc/posix_memalign in the test binary (thread-local
 /// counter, see Tests/AllocationCounter), so it also catches allocations inside Swift runtime calls.
 @Suite struct AllocationTests {
-    @Test(arguments: ["digits", "patches"])
+    @Test(arguments: ["digits", "patches"].flatMap { model in
+        ["fp32", "int8.qdq", "int8.qop", "int8.mixed", "int8.dynamic"].map { "\(model)/model.\($0).onnx" }
+    })
     func inferenceAfterFirstFrameAllocatesNothing(_ name: String) throws {
-        let compiled = try ONNXModel.load(contentsOf: FixturePaths.url("\(name)/model.fp32.onnx")).compile()
+        let compiled = try ONNXModel.load(contentsOf: FixturePaths.url(name)).compile()
         let input = Tensor(zeros: compiled.inputs[0].type)
         try compiled.setInput(0, input)
         compiled.run()  // the first frame

@@ -143,7 +143,8 @@ public struct SumOperator: Operator {
             plans.append((BroadcastPlan(output: shape, lhs: shape, rhs: x.type.shape), UnsafePointer(out), UnsafePointer(x.floats())))
         }
         return {
-            for (plan, lhs, rhs) in plans { BinaryFloat.run(.add, lhs: lhs, rhs: rhs, output: out, plan: plan) }
+            // Index loop: iterating the array directly allocates an iterator box in debug builds.
+            for i in plans.indices { BinaryFloat.run(.add, lhs: plans[i].1, rhs: plans[i].2, output: out, plan: plans[i].0) }
         }
     }
 

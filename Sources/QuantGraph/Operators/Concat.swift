@@ -45,7 +45,8 @@ public struct ConcatOperator: Operator {
         let y = output.assumingMemoryBound(to: T.self)
         let typed = parts.map { (UnsafePointer($0.0.assumingMemoryBound(to: T.self)), $0.1, $0.2) }
         return {
-            for (x, block, offset) in typed {
+            for i in typed.indices {  // index loop: no iterator allocation in debug builds
+                let (x, block, offset) = typed[i]
                 concatCopy(input: x, output: y, outer: outer, inputBlock: block, outputBlock: outputBlock, offset: offset)
             }
         }

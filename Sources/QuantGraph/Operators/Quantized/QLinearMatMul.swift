@@ -91,7 +91,8 @@ public struct QLinearMatMulOperator: Operator {
                                                      outputScale: p.y.scale, activation: activation)
             let a = UnsafePointer(bd.input(0).typed(A.self)), y = bd.outputs[0].typed(Y.self)
             return {
-                for batch in batches {
+                for i in batches.indices {  // index loop: no iterator allocation in debug builds
+                    let batch = batches[i]
                     GemmInt8.run(m: m, n: n, k: k, a: a + batch.a, lda: k, aZero: aZero, packed: batch.packed, bias: bias,
                                  output: y + batch.y, ldc: n, requantization: requantization, counts: counts, scratch: scratch)
                 }

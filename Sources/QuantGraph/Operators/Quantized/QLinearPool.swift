@@ -175,7 +175,8 @@ public struct QLinearConcatOperator: Operator, QuantizedOutput {
             offset += block
         }
         return {
-            for (input, plan, block, offset) in parts {
+            for i in parts.indices {  // index loop: no iterator allocation in debug builds
+                let (input, plan, block, offset) = parts[i]
                 ConcatInt8.run(input: input, output: output, plan: plan, outer: outer, inputBlock: block, outputBlock: outputBlock, offset: offset, counts: counts)
             }
         }

@@ -1,9 +1,13 @@
-// Counts heap allocations per thread, for tests that prove the per-frame path allocates nothing.
+// Counts heap allocations per thread, for proving that the per-frame path allocates nothing.
 //
-// The test executable links this file statically, so these definitions of malloc and friends
-// interpose glibc's for the whole process (the executable comes first in ELF symbol lookup).
-// Each forwards to glibc's internal entry point; counting is a thread-local flag and counter, so
-// tests running in parallel on other threads do not disturb a measurement.
+// Linked statically into the `quantwatch` executable (`quantwatch bench` reports allocations per
+// inference) and into the test binaries, so these definitions of malloc and friends interpose
+// glibc's for the whole process (the executable comes first in ELF symbol lookup).
+// Counting is per thread and only while enabled: qw_allocations_begin() sets a thread-local flag
+// and zeroes a thread-local counter, qw_allocations_end() clears the flag and returns the count,
+// so other threads (tests running in parallel, runtime threads) never disturb a measurement.
+// Otherwise (and apart from that count) every call forwards to glibc's internal entry point
+// (__libc_malloc, …) unchanged: no locking, no change to what the allocator returns.
 #include "AllocationCounter.h"
 
 #include <errno.h>

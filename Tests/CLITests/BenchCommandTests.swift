@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+/// `quantwatch bench` run as a subprocess (see `CLIRun` in CLITests.swift). No timing thresholds:
+/// only the report's shape, its internal order and the allocation count are checked.
+@Suite struct BenchCommandTests {
+    static let keys = [
+        "model", "input", "frames", "frames_source", "warmup", "iterations", "load_ms", "plan_ms", "latency_ms",
+        "frames_per_second", "peak_rss_bytes", "rss_bytes", "arena_bytes", "scratch_bytes", "steps",
+        "allocations", "allocations_per_inference",
+    ]
+
+    static func report(_ run: CLIRun) throws -> [String: Any] {
+        try #require(run.status == 0, "\(run.stderr)")
+        return try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+    }
+
+    @Test func jsonReportHasEveryKeyOrderedPercentilesAndNoAllocationPerInference() throws {
+        let run = try CLIRun("bench", "--model", CLIRun.fixture("digits/model.fp32.onnx"), "--frames", CLIRun.fixture("digits/heldout.npy"),
+                             "--iterations", "30", "--warmup", "3", "--json")
+        let json = try Self.report(run)
+        #expect(Set(json.keys) == Set(Self.keys), "\(json.keys.sorted())")
+        let latency = try #require(json["latency_ms"] as? [String: Double])
+        #expect(Set(latency.keys) == ["p50", "p95", "p99", "max", "mean"])
+        let (p50, p95, p99, max) = (latency["p50"]!, latency["p95"]!, latency["p99"]!, latency["max"]!)
+        #expect(p50 > 0 && p50 <= p95 && p95 <= p99 && p99 <= max, "\(latency)")
+        #expect(latency["mean"]! > 0 && latency["mean"]! <= max)
+        #expect(json["frames"] as? Int == 450)
+        #expect(json["iterations"] as? Int == 30)
+        #expect(json["warmup"] as? Int == 3)
+        #expect(json["input"] as? String == "input: float32[1,1,8,8]")
+        #expect(json["allocations"] as? Int == 0)
+        #expect(json["allocations_per_inference"] as? Double == 0)
+        #expect(json["steps"] as? Int == 5)
+        #expect((json["arena_bytes"] as? Int ?? 0) > 0)
+        #expect((json["peak_rss_bytes"] as? Int ?? 0) > 0)
+        #expect((json["rss_bytes"] as? Int ?? 0) > 0)
+        #expect((json["frames_per_second"] as? Double ?? 0) > 0)
+    }
+
+    @Test func framesFromADirectoryOfImagesAreCountedWithPreprocessing() throws {
+        let run = try CLIRun("bench", "--model", CLIRun.fixture("patches/model.fp32.onnx"), "--frames", CLIRun.fixture("patches/drift/blur-1"),
+                             "--preprocessing", CLIRun.fixture("patches/preprocessing.json"), "--iterations", "3", "--warmup", "1", "--json")
+        let json = try Self.report(run)
+        #expect(json["frames"] as? Int == 24)
+        #expect(json["input"] as? String == "input: float32[1,3,96,96]")
+    }
+
+    @Test func withoutFramesTheInputIsZerosAndTheTextReportIsReadable() throws {
+        let run = try CLIRun("bench", "--model", CLIRun.fixture("digits/model.fp32.onnx"), "--iterations", "5", "--warmup", "1")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("frames       1 (zeros)"), "\(run.stdout)")
+        #expect(run.stdout.contains("latency ms   p50 "))
+        #expect(run.stdout.contains("allocations  0 per inference"))
+    }
+
+    @Test func missingModelFileIsAClearError() throws {
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("qw-missing-\(UUID().uuidString).onnx").path
+        let run = try CLIRun("bench", "--model", missing, "--iterations", "2", "--json")
+        #expect(run.status != 0)
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr.contains(missing) && run.stderr.contains("cannot read the model"), "\(run.stderr)")
+    }
+
+    @Test func missingFramesPathIsAClearError() throws {
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("qw-no-frames-\(UUID().uuidString)").path
+        let run = try CLIRun("bench", "--model", CLIRun.fixture("digits/model.fp32.onnx"), "--frames", missing, "--json")
+        #expect(run.status != 0)
+        #expect(run.stderr.contains(missing) && run.stderr.contains("no such file or directory"), "\(run.stderr)")
+    }
+
+    @Test func misShapedFramesNameWhatTheInputExpects() throws {
+        // patches frames are [1,3,96,96]; the digits model takes [1,1,8,8].
+        let run = try CLIRun("bench", "--model", CLIRun.fixture("digits/model.fp32.onnx"), "--frames", CLIRun.fixture("patches/tensors"))
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("input 'input' expects float32[1,1,8,8]"), "\(run.stderr)")
+    }
+
+    @Test func imageFramesWithoutPreprocessingAreAClearError() throws {
+        let run = try CLIRun("bench", "--model", CLIRun.fixture("patches/model.fp32.onnx"), "--frames", CLIRun.fixture("patches/frames"))
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("need a preprocessing file (--preprocessing FILE"), "\(run.stderr)")
+    }
+
+    /// Without warm-up the first inference is timed and counted, and it is the one that may
+    /// allocate (lazy runtime initialisation): the report shows it rather than hiding it.
+    @Test func withoutWarmUpTheFirstInferenceIsCounted() throws {
+        let json = try Self.report(CLIRun("bench", "--model", CLIRun.fixture("digits/model.fp32.onnx"), "--iterations", "2", "--warmup", "0", "--json"))
+        #expect(json["warmup"] as? Int == 0)
+        #expect(json["iterations"] as? Int == 2)
+        #expect(json["allocations"] as? Int != nil)
+    }
+
+    @Test func nonPositiveIterationsAreRefused() throws {
+        let run = try CLIRun("bench", "--model", CLIRun.fixture("digits/model.fp32.onnx"), "--iterations", "0")
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("--iterations must be at least 1"), "\(run.stderr)")
+    }
+}
