@@ -135,6 +135,8 @@ public enum BinaryInt8 {
 
     /// QLinearAdd: `output = clamp(c)`, same bits and counts as `reference`. `counts` nil: no counting.
     /// `output` may alias an operand that has the output's shape.
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     public static func add<T: QuantizedScalar>(lhs: UnsafePointer<T>, rhs: UnsafePointer<T>,
                                                output: UnsafeMutablePointer<T>, plan: BroadcastPlan,
                                                parameters: QLinearBinaryParameters,
@@ -144,6 +146,8 @@ public enum BinaryInt8 {
     }
 
     /// QLinearMul: see `add`.
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     public static func mul<T: QuantizedScalar>(lhs: UnsafePointer<T>, rhs: UnsafePointer<T>,
                                                output: UnsafeMutablePointer<T>, plan: BroadcastPlan,
                                                parameters: QLinearBinaryParameters,
@@ -153,6 +157,8 @@ public enum BinaryInt8 {
     }
 
     /// The operator given by `parameters.op`; SIMD over the innermost span of the broadcast plan.
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     public static func run<T: QuantizedScalar>(lhs: UnsafePointer<T>, rhs: UnsafePointer<T>,
                                                output: UnsafeMutablePointer<T>, plan: BroadcastPlan,
                                                parameters p: QLinearBinaryParameters,

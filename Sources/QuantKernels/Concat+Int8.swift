@@ -23,6 +23,8 @@ public enum ConcatInt8 {
     /// One input's share of a QLinearConcat along an axis, in `concatCopy`'s terms: `outer` blocks of
     /// `inputBlock` elements go to output blocks of `outputBlock` elements at element `offset`.
     /// `counts` (the output tensor's) gets the table's saturation; copies count as written, never saturated.
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     public static func run<T: QuantizedScalar>(input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, plan: QLinearConcatInput,
                                                outer: Int, inputBlock: Int, outputBlock: Int, offset: Int,
                                                counts: UnsafeMutablePointer<SaturationCounts>?) {

@@ -25,7 +25,6 @@ public enum Conv2DInt8 {
         @usableFromInline let depth: Int           // (inC/groups)·kH·kW
         @usableFromInline let pairs: Int
         @usableFromInline let blocksPerGroup: Int   // ceil((outC/groups) / 4)
-        @usableFromInline let blockPixels: Int      // pixels packed per im2col block (multiple of 8)
         @usableFromInline let leftPanels: [Int16]
         // Depthwise plan.
         @usableFromInline let tapPairs: Int
@@ -50,11 +49,6 @@ public enum Conv2DInt8 {
                 && g.strideWidth == 1 && g.padTop == 0 && g.padLeft == 0
                 && g.outHeight == g.inHeight && g.outWidth == g.inWidth
             blocksPerGroup = (outPerGroup + int8TileRows - 1) / int8TileRows
-            // Keep one im2col block (pairs·2 Int16 per pixel) around 96 KiB so it stays in L2.
-            let pixels = g.outHeight * g.outWidth
-            let perPixel = max(1, pairs * 2 * MemoryLayout<Int16>.stride)
-            let wanted = max(int8TileColumns, (96 * 1024 / perPixel) / int8TileColumns * int8TileColumns)
-            blockPixels = min(wanted, (pixels + int8TileColumns - 1) / int8TileColumns * int8TileColumns)
             func zero(_ oc: Int) -> Int32 { zeroPoints.count == 1 ? zeroPoints[0] : zeroPoints[oc] }
 
             if isDepthwise {
@@ -69,7 +63,7 @@ public enum Conv2DInt8 {
                 // Plane: padded rows starting at input row −padTop; each row split into strideWidth
                 // phases (column c → phase c % sW, position c / sW) so every tap reads 8 outputs contiguously.
                 planeRows = (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1
-                let outWidthRounded = (g.outWidth + int8TileColumns - 1) / int8TileColumns * int8TileColumns
+                let outWidthRounded = (g.outWidth + int8ConvTileColumns - 1) / int8ConvTileColumns * int8ConvTileColumns
                 planeRowLength = outWidthRounded + ((g.kernelWidth - 1) * g.dilationWidth) / g.strideWidth
                 var offsets = [Int](repeating: 0, count: tapPairs * 2)
                 for tap in 0..<(tapPairs * 2) {
@@ -188,15 +182,12 @@ public enum Conv2DInt8 {
         let isDepthwise = g.groups == g.inChannels && g.groups > 1
         if isDepthwise {
             let rows = (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1
-            let rounded = (g.outWidth + int8TileColumns - 1) / int8TileColumns * int8TileColumns
+            let rounded = (g.outWidth + int8ConvTileColumns - 1) / int8ConvTileColumns * int8ConvTileColumns
             let length = rounded + ((g.kernelWidth - 1) * g.dilationWidth) / g.strideWidth
             return max(0, rows) * g.strideWidth * length * MemoryLayout<Int16>.stride + 64
         }
-        let pixels = g.outHeight * g.outWidth
-        let perPixel = max(1, pairs * 2 * MemoryLayout<Int16>.stride)
-        let wanted = max(int8TileColumns, (96 * 1024 / perPixel) / int8TileColumns * int8TileColumns)
-        let blockPixels = min(wanted, (pixels + int8TileColumns - 1) / int8TileColumns * int8TileColumns)
-        return blockPixels * pairs * 2 * MemoryLayout<Int16>.stride + 64
+        // One 16-pixel im2col panel.
+        return int8ConvTileColumns * pairs * 2 * MemoryLayout<Int16>.stride + 64
     }
 
     /// Fast path, bit-identical to `reference` (outputs and counts). `packed` was built for `geometry`.
@@ -215,10 +206,12 @@ public enum Conv2DInt8 {
                      "Conv2DInt8: multipliers count must be 1 or outChannels")
         requantization.multipliers.withUnsafeBufferPointer { multipliers in
             var sink = RequantizingSink(output: output, bias: bias, multipliers: multipliers.baseAddress!,
-                                        perTensor: multipliers.count == 1, requantizer: Int8Requantizer(requantization))
+                                        perTensor: multipliers.count == 1, requantizer: Int8Requantizer(requantization),
+                                        requantizer8: Int8Requantizer8(requantization))
             drive(input: input, inputZero: inputZero, packed: packed, sink: &sink, scratch: scratch)
             let g = geometry
             sink.requantizer.flush(into: &counts.pointee, total: g.batch * g.outChannels * g.outHeight * g.outWidth)
+            sink.requantizer8.flush(into: &counts.pointee, total: 0)
         }
     }
 
@@ -249,8 +242,9 @@ public enum Conv2DInt8 {
         }
     }
 
-    /// General and 1x1 convolutions: per (batch, group, pixel block) pack the input into right panels
-    /// `[pixel panel][pair][8 pixels][2]`, then run every 4-channel weight panel over them.
+    /// General and 1x1 convolutions: per (batch, group) and 16-pixel panel, pack the input panel
+    /// `[pair][16 pixels][2]` (L1-resident, `pairs`·64 bytes), then run every 4-channel weight panel
+    /// over it with the 4x16 register tile and requantize each 16-pixel row as it leaves the registers.
     @inline(__always)
     static func im2colGemm<X: QuantizedScalar, Sink: Int8RowSink>(
         input: UnsafePointer<X>, inputZero: Int32, packed: PackedWeights, sink: inout Sink,
@@ -260,40 +254,36 @@ public enum Conv2DInt8 {
         let pixels = g.outHeight * g.outWidth
         let inPerGroup = g.inChannels / g.groups, outPerGroup = g.outChannels / g.groups
         let pairs = packed.pairs
-        let right = scratch.bindMemory(to: Int16.self, capacity: packed.blockPixels * pairs * 2)
+        let right = scratch.bindMemory(to: Int16.self, capacity: pairs * 2 * int8ConvTileColumns)
         packed.leftPanels.withUnsafeBufferPointer { leftPanels in
             for batchIndex in 0..<g.batch {
                 for group in 0..<g.groups {
                     let groupInput = input + (batchIndex * g.inChannels + group * inPerGroup) * g.inHeight * g.inWidth
-                    var blockStart = 0
-                    while blockStart < pixels {
-                        let blockCount = min(packed.blockPixels, pixels - blockStart)
+                    let groupLeft = leftPanels.baseAddress! + group * packed.blocksPerGroup * pairs * 2 * int8TileRows
+                    var panelStart = 0
+                    while panelStart < pixels {
+                        let count = min(int8ConvTileColumns, pixels - panelStart)
                         if packed.isPointwise {
-                            packPointwise(groupInput, plane: pixels, channels: inPerGroup, start: blockStart,
-                                          count: blockCount, zero: inputZero, pairs: pairs, into: right)
+                            packPointwise16(groupInput, plane: pixels, channels: inPerGroup, start: panelStart,
+                                            count: count, zero: inputZero, pairs: pairs, into: right)
                         } else {
-                            packIm2col(groupInput, geometry: g, channels: inPerGroup, start: blockStart,
-                                       count: blockCount, zero: inputZero, pairs: pairs, into: right)
+                            packIm2col16(groupInput, geometry: g, channels: inPerGroup, start: panelStart,
+                                         count: count, zero: inputZero, pairs: pairs, into: right)
                         }
+                        var left = groupLeft
                         for block in 0..<packed.blocksPerGroup {
-                            let left = leftPanels.baseAddress! + (group * packed.blocksPerGroup + block) * pairs * 2 * int8TileRows
                             let rows = min(int8TileRows, outPerGroup - block * int8TileRows)
                             let firstChannel = group * outPerGroup + block * int8TileRows
-                            var panelStart = 0
-                            while panelStart < blockCount {
-                                let columns = min(int8TileColumns, blockCount - panelStart)
-                                let tile = int8MicroKernel(left: left, right: right + (panelStart / int8TileColumns) * pairs * 2 * int8TileColumns,
-                                                           pairs: pairs)
-                                for row in 0..<rows {
-                                    let (acc0, acc1) = tile.row(row)
-                                    let oc = firstChannel + row
-                                    sink.store(acc0, acc1, channel: oc, count: columns,
-                                               at: (batchIndex * g.outChannels + oc) * pixels + blockStart + panelStart)
-                                }
-                                panelStart += int8TileColumns
+                            let tile = int8MicroKernel16(left: left, right: right, pairs: pairs)
+                            for row in 0..<rows {
+                                let (acc0, acc1) = tile.row(row)
+                                let oc = firstChannel + row
+                                sink.store16(acc0, acc1, channel: oc, count: count,
+                                             at: (batchIndex * g.outChannels + oc) * pixels + panelStart)
                             }
+                            left += pairs * 2 * int8TileRows
                         }
-                        blockStart += blockCount
+                        panelStart += int8ConvTileColumns
                     }
                 }
             }
@@ -312,6 +302,7 @@ public enum Conv2DInt8 {
         let length = packed.planeRowLength
         let plane = scratch.bindMemory(to: Int16.self, capacity: packed.planeRows * g.strideWidth * length)
         let zero16 = Int16(truncatingIfNeeded: inputZero)
+        let zeroVector = SIMD16<Int16>(repeating: zero16)
         let pixels = g.outHeight * g.outWidth
         packed.depthwiseTaps.withUnsafeBufferPointer { taps in
             packed.tapOffsets.withUnsafeBufferPointer { offsets in
@@ -333,9 +324,20 @@ public enum Conv2DInt8 {
                                 let end = max(first, min(length, ceilDivide(g.inWidth + g.padLeft - phase, g.strideWidth)))
                                 for p in 0..<first { destination[p] = 0 }
                                 var column = first * g.strideWidth + phase - g.padLeft
-                                for p in first..<end {
+                                var p = first
+                                if g.strideWidth == 1 {
+                                    // Contiguous: 16 columns per step, widened and offset in registers.
+                                    while p + int8ConvTileColumns <= end {
+                                        UnsafeMutableRawPointer(destination + p).storeBytes(
+                                            of: widen16(row + column) &- zeroVector, as: SIMD16<Int16>.self)
+                                        p += int8ConvTileColumns
+                                        column += int8ConvTileColumns
+                                    }
+                                }
+                                while p < end {
                                     destination[p] = Int16(truncatingIfNeeded: row[column]) &- zero16
                                     column += g.strideWidth
+                                    p += 1
                                 }
                                 for p in end..<length { destination[p] = 0 }
                             }
@@ -347,21 +349,23 @@ public enum Conv2DInt8 {
                                 let rowBase = UnsafePointer(plane) + outY * g.strideHeight * g.strideWidth * length
                                 var x = 0
                                 while x < g.outWidth {
-                                    var acc0 = SIMD4<Int32>(), acc1 = SIMD4<Int32>()
+                                    // 16 output pixels: pixels 0–7 in acc0, 8–15 in acc1.
+                                    var acc0 = SIMD8<Int32>(), acc1 = SIMD8<Int32>()
                                     let base = rowBase + x
                                     for pair in 0..<packed.tapPairs {
-                                        let w = unsafeBitCast(SIMD4<Int32>(repeating: weightPairs.loadUnaligned(
-                                            fromByteOffset: pair * 4, as: Int32.self)), to: SIMD8<Int16>.self)
-                                        let v0 = UnsafeRawPointer(base + offsets[2 * pair]).loadUnaligned(as: SIMD8<Int16>.self)
-                                        let v1 = UnsafeRawPointer(base + offsets[2 * pair + 1]).loadUnaligned(as: SIMD8<Int16>.self)
-                                        let (low, high) = interleave(v0, v1)
-                                        acc0 &+= pairProduct(low, w)
-                                        acc1 &+= pairProduct(high, w)
+                                        let w = unsafeBitCast(SIMD8<Int32>(repeating: weightPairs.loadUnaligned(
+                                            fromByteOffset: pair * 4, as: Int32.self)), to: SIMD16<Int16>.self)
+                                        let v0 = UnsafeRawPointer(base + offsets[2 * pair]).loadUnaligned(as: SIMD16<Int16>.self)
+                                        let v1 = UnsafeRawPointer(base + offsets[2 * pair + 1]).loadUnaligned(as: SIMD16<Int16>.self)
+                                        let (p0, p1) = interleave(v0.lowHalf, v1.lowHalf)
+                                        let (p2, p3) = interleave(v0.highHalf, v1.highHalf)
+                                        acc0 &+= pairProduct16(SIMD16(lowHalf: p0, highHalf: p1), w)
+                                        acc1 &+= pairProduct16(SIMD16(lowHalf: p2, highHalf: p3), w)
                                     }
-                                    let columns = min(int8TileColumns, g.outWidth - x)
-                                    sink.store(acc0, acc1, channel: oc, count: columns,
-                                               at: (batchIndex * g.outChannels + oc) * pixels + outY * g.outWidth + x)
-                                    x += int8TileColumns
+                                    let columns = min(int8ConvTileColumns, g.outWidth - x)
+                                    sink.store16(acc0, acc1, channel: oc, count: columns,
+                                                 at: (batchIndex * g.outChannels + oc) * pixels + outY * g.outWidth + x)
+                                    x += int8ConvTileColumns
                                 }
                             }
                         }
@@ -371,85 +375,97 @@ public enum Conv2DInt8 {
         }
     }
 
-    /// 1x1 stride 1: right panels straight from channel rows, interleaving channel pairs 8 pixels at a time.
+    /// 1x1 stride 1: one 16-pixel right panel straight from channel rows, interleaving channel pairs.
     @inline(__always)
-    static func packPointwise<X: QuantizedScalar>(
+    static func packPointwise16<X: QuantizedScalar>(
         _ source: UnsafePointer<X>, plane: Int, channels: Int, start: Int, count: Int, zero: Int32,
         pairs: Int, into right: UnsafeMutablePointer<Int16>
     ) {
-        let zeroVector = SIMD8<Int16>(repeating: Int16(truncatingIfNeeded: zero))
         let zero16 = Int16(truncatingIfNeeded: zero)
-        let fullPanels = count / int8TileColumns
+        if count == int8ConvTileColumns {
+            let zeroVector = SIMD16<Int16>(repeating: zero16)
+            var destination = UnsafeMutableRawPointer(right)
+            var row0 = source + start
+            for pair in 0..<pairs {
+                let v0 = widen16(row0) &- zeroVector
+                let v1 = 2 * pair + 1 < channels ? widen16(row0 + plane) &- zeroVector : SIMD16<Int16>()
+                let (p0, p1) = interleave(v0.lowHalf, v1.lowHalf)
+                let (p2, p3) = interleave(v0.highHalf, v1.highHalf)
+                destination.storeBytes(of: p0, as: SIMD8<Int16>.self)
+                destination.storeBytes(of: p1, toByteOffset: 16, as: SIMD8<Int16>.self)
+                destination.storeBytes(of: p2, toByteOffset: 32, as: SIMD8<Int16>.self)
+                destination.storeBytes(of: p3, toByteOffset: 48, as: SIMD8<Int16>.self)
+                destination += 64
+                row0 += 2 * plane
+            }
+            return
+        }
         for pair in 0..<pairs {
             let c0 = 2 * pair, c1 = 2 * pair + 1
             let row0 = source + c0 * plane + start
             let row1 = source + c1 * plane + start
-            for panel in 0..<fullPanels {
-                let destination = UnsafeMutableRawPointer(right + (panel * pairs + pair) * 2 * int8TileColumns)
-                let v0 = widen8(row0 + panel * int8TileColumns) &- zeroVector
-                let v1 = c1 < channels ? widen8(row1 + panel * int8TileColumns) &- zeroVector : SIMD8<Int16>()
-                let (low, high) = interleave(v0, v1)
-                destination.storeBytes(of: low, as: SIMD8<Int16>.self)
-                destination.storeBytes(of: high, toByteOffset: 16, as: SIMD8<Int16>.self)
-            }
-            if fullPanels * int8TileColumns < count {
-                let destination = right + (fullPanels * pairs + pair) * 2 * int8TileColumns
-                for lane in 0..<int8TileColumns {
-                    let pixel = fullPanels * int8TileColumns + lane
-                    let inside = pixel < count
-                    destination[2 * lane] = inside ? Int16(truncatingIfNeeded: row0[pixel]) &- zero16 : 0
-                    destination[2 * lane + 1] = inside && c1 < channels ? Int16(truncatingIfNeeded: row1[pixel]) &- zero16 : 0
-                }
+            let destination = right + pair * 2 * int8ConvTileColumns
+            for lane in 0..<int8ConvTileColumns {
+                let inside = lane < count
+                destination[2 * lane] = inside ? Int16(truncatingIfNeeded: row0[lane]) &- zero16 : 0
+                destination[2 * lane + 1] = inside && c1 < channels ? Int16(truncatingIfNeeded: row1[lane]) &- zero16 : 0
             }
         }
     }
 
-    /// General im2col into right panels: element (pixel i, reduction kk) goes to
-    /// `[(i / 8)·pairs + kk / 2][i % 8][kk % 2]`; padding taps are 0 (= xZero − xZero).
+    /// General im2col of one 16-pixel panel: element (pixel lane i, reduction kk) goes to
+    /// `[kk / 2][i][kk % 2]`; padding taps and lanes past `count` are 0 (= xZero − xZero).
     @inline(__always)
-    static func packIm2col<X: QuantizedScalar>(
+    static func packIm2col16<X: QuantizedScalar>(
         _ source: UnsafePointer<X>, geometry g: Conv2DGeometry, channels: Int, start: Int, count: Int,
         zero: Int32, pairs: Int, into right: UnsafeMutablePointer<Int16>
     ) {
         let zero16 = Int16(truncatingIfNeeded: zero)
         let depth = channels * g.kernelHeight * g.kernelWidth
-        let panelStride = pairs * 2 * int8TileColumns
+        let firstY = start / g.outWidth, firstX = start % g.outWidth
+        // All lanes on one output row: one input row per tap, a contiguous (strided) column run.
+        let oneRow = count == int8ConvTileColumns && firstX + int8ConvTileColumns <= g.outWidth
+        var originY = SIMD16<Int32>(), originX = SIMD16<Int32>()
+        for lane in 0..<int8ConvTileColumns {
+            let pixel = start + Swift.min(lane, Swift.max(0, count - 1))
+            originY[lane] = Int32(truncatingIfNeeded: (pixel / g.outWidth) * g.strideHeight - g.padTop)
+            originX[lane] = Int32(truncatingIfNeeded: (pixel % g.outWidth) * g.strideWidth - g.padLeft)
+        }
         var kk = 0
         for channel in 0..<channels {
             let channelInput = source + channel * g.inHeight * g.inWidth
             for filterY in 0..<g.kernelHeight {
                 for filterX in 0..<g.kernelWidth {
-                    // Destination of pixel i: base + (i / 8)·panelStride + (i % 8)·2.
-                    let base = right + (kk / 2) * 2 * int8TileColumns + kk % 2
-                    var i = 0
-                    var outY = start / g.outWidth, outX = start % g.outWidth
-                    while i < count {
-                        let run = min(g.outWidth - outX, count - i)
-                        let inY = outY * g.strideHeight - g.padTop + filterY * g.dilationHeight
+                    let destination = right + (kk / 2) * 2 * int8ConvTileColumns + kk % 2
+                    let dy = filterY * g.dilationHeight, dx = filterX * g.dilationWidth
+                    if oneRow {
+                        let inY = firstY * g.strideHeight - g.padTop + dy
+                        let x0 = firstX * g.strideWidth - g.padLeft + dx
+                        let x15 = x0 + (int8ConvTileColumns - 1) * g.strideWidth
                         if inY < 0 || inY >= g.inHeight {
-                            for j in 0..<run {
-                                let pixel = i + j
-                                base[(pixel >> 3) * panelStride + (pixel & 7) * 2] = 0
+                            for lane in 0..<int8ConvTileColumns { destination[2 * lane] = 0 }
+                        } else if x0 >= 0 && x15 < g.inWidth {
+                            let row = channelInput + inY * g.inWidth + x0
+                            for lane in 0..<int8ConvTileColumns {
+                                destination[2 * lane] = Int16(truncatingIfNeeded: row[lane * g.strideWidth]) &- zero16
                             }
                         } else {
                             let row = channelInput + inY * g.inWidth
-                            let xOrigin = filterX * g.dilationWidth - g.padLeft
-                            // Output columns outX + j with 0 ≤ (outX + j)·sW + xOrigin < inW.
-                            let lowColumn = max(outX, ceilDivide(-xOrigin, g.strideWidth))
-                            let highColumn = min(outX + run, ceilDivide(g.inWidth - xOrigin, g.strideWidth))
-                            for j in 0..<run {
-                                let column = outX + j
-                                let pixel = i + j
-                                var value: Int16 = 0
-                                if column >= lowColumn && column < highColumn {
-                                    value = Int16(truncatingIfNeeded: row[column * g.strideWidth + xOrigin]) &- zero16
-                                }
-                                base[(pixel >> 3) * panelStride + (pixel & 7) * 2] = value
+                            for lane in 0..<int8ConvTileColumns {
+                                let inX = x0 + lane * g.strideWidth
+                                destination[2 * lane] = inX >= 0 && inX < g.inWidth
+                                    ? Int16(truncatingIfNeeded: row[inX]) &- zero16 : 0
                             }
                         }
-                        i += run
-                        outY += 1
-                        outX = 0
+                    } else {
+                        for lane in 0..<int8ConvTileColumns {
+                            let inY = Int(originY[lane]) + dy, inX = Int(originX[lane]) + dx
+                            var value: Int16 = 0
+                            if lane < count && inY >= 0 && inY < g.inHeight && inX >= 0 && inX < g.inWidth {
+                                value = Int16(truncatingIfNeeded: channelInput[inY * g.inWidth + inX]) &- zero16
+                            }
+                            destination[2 * lane] = value
+                        }
                     }
                     kk += 1
                 }
@@ -457,18 +473,8 @@ public enum Conv2DInt8 {
         }
         // Odd depth: the second half of the last pair is zero for every pixel.
         if depth % 2 == 1 {
-            let base = right + (depth / 2) * 2 * int8TileColumns + 1
-            for pixel in 0..<count { base[(pixel >> 3) * panelStride + (pixel & 7) * 2] = 0 }
-        }
-        // Pixels past the block's end in the last panel are zero.
-        if count % int8TileColumns != 0 {
-            let lastPanel = right + (count / int8TileColumns) * panelStride
-            for pair in 0..<pairs {
-                for lane in (count % int8TileColumns)..<int8TileColumns {
-                    lastPanel[pair * 2 * int8TileColumns + lane * 2] = 0
-                    lastPanel[pair * 2 * int8TileColumns + lane * 2 + 1] = 0
-                }
-            }
+            let destination = right + (depth / 2) * 2 * int8ConvTileColumns + 1
+            for lane in 0..<int8ConvTileColumns { destination[2 * lane] = 0 }
         }
     }
 }
@@ -479,6 +485,8 @@ public enum Conv2DInt8 {
 /// written at element `index` of the output.
 protocol Int8RowSink {
     mutating func store(_ acc0: SIMD4<Int32>, _ acc1: SIMD4<Int32>, channel: Int, count: Int, at index: Int)
+    /// As `store`, for a row of 16 accumulators (pixels 0–7 in `acc0`, 8–15 in `acc1`).
+    mutating func store16(_ acc0: SIMD8<Int32>, _ acc1: SIMD8<Int32>, channel: Int, count: Int, at index: Int)
 }
 
 /// Adds the channel's bias, requantizes with the channel's multiplier, counts and stores as Y.
@@ -488,6 +496,16 @@ struct RequantizingSink<Y: QuantizedScalar>: Int8RowSink {
     let multipliers: UnsafePointer<Float>
     let perTensor: Bool
     var requantizer: Int8Requantizer
+    var requantizer8: Int8Requantizer8
+
+    @inline(__always)
+    mutating func store16(_ acc0: SIMD8<Int32>, _ acc1: SIMD8<Int32>, channel: Int, count: Int, at index: Int) {
+        let biasVector = SIMD8<Int32>(repeating: bias?[channel] ?? 0)
+        let scale = SIMD8<Float>(repeating: multipliers[perTensor ? 0 : channel])
+        let v0 = requantizer8.apply(acc0 &+ biasVector, scale, validLanes: count)
+        let v1 = requantizer8.apply(acc1 &+ biasVector, scale, validLanes: count - 8)
+        storeInt8Row16(v0, v1, count: count, to: output + index)
+    }
 
     @inline(__always)
     mutating func store(_ acc0: SIMD4<Int32>, _ acc1: SIMD4<Int32>, channel: Int, count: Int, at index: Int) {
@@ -513,6 +531,11 @@ struct Int32Sink: Int8RowSink {
     mutating func store(_ acc0: SIMD4<Int32>, _ acc1: SIMD4<Int32>, channel: Int, count: Int, at index: Int) {
         storeInt32Row(acc0, acc1, count: count, to: output + index)
     }
+
+    @inline(__always)
+    mutating func store16(_ acc0: SIMD8<Int32>, _ acc1: SIMD8<Int32>, channel: Int, count: Int, at index: Int) {
+        storeInt32Row16(acc0, acc1, count: count, to: output + index)
+    }
 }
 
 /// Loads 8 bytes of 8-bit data and widens them to Int16 (sign- or zero-extending per X).
@@ -523,6 +546,20 @@ func widen8<X: QuantizedScalar>(_ pointer: UnsafePointer<X>) -> SIMD8<Int16> {
     } else {
         return SIMD8<Int16>(truncatingIfNeeded: UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<UInt8>.self))
     }
+}
+
+/// Loads 16 bytes of 8-bit data and widens them to Int16 (sign- or zero-extending per X).
+@inline(__always)
+func widen16<X: QuantizedScalar>(_ pointer: UnsafePointer<X>) -> SIMD16<Int16> {
+    var v = SIMD16<Int16>()
+    if X.isSigned {
+        let bytes = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Int8>.self)
+        for lane in 0..<16 { v[lane] = Int16(bytes[lane]) }
+    } else {
+        let bytes = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<UInt8>.self)
+        for lane in 0..<16 { v[lane] = Int16(bytes[lane]) }
+    }
+    return v
 }
 
 /// Interleaves two vectors: (a0, b0, a1, b1, a2, b2, a3, b3) and (a4, b4, …, a7, b7) (punpckl/hwd, zip1/zip2).

@@ -390,3 +390,162 @@ func storeInt32Row(_ v0: SIMD4<Int32>, _ v1: SIMD4<Int32>, count: Int, to destin
     }
     for lane in 0..<count { destination[lane] = lane < 4 ? v0[lane] : v1[lane - 4] }
 }
+
+// MARK: - 256-bit register tile (convolution): 4 output channels x 16 pixels
+
+/// Pixels per right panel of the convolution tile.
+@usableFromInline let int8ConvTileColumns = 16
+
+/// Σ over a k-pair, 8 lanes: `a[2i]·b[2i] + a[2i+1]·b[2i+1]` (AVX2 `vpmaddwd ymm`; NEON smull/smull2 + addp).
+@inline(__always)
+func pairProduct16(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
+    // Widened with lane loops (the generic SIMD16 conversion is not always inlined, and then LLVM
+    // sees a call); LLVM matches this exact shape to vpmaddwd ymm (checked with -emit-assembly).
+    let product = widenedLanes(a) &* widenedLanes(b)
+    return product.evenHalf &+ product.oddHalf
+}
+
+@inline(__always)
+func widenedLanes(_ a: SIMD16<Int16>) -> SIMD16<Int32> {
+    var r = SIMD16<Int32>()
+    for i in 0..<16 { r[i] = Int32(a[i]) }
+    return r
+}
+
+/// A 4x16 tile of Int32 accumulators (row r: pixels 0–7 in `rNa`, 8–15 in `rNb`).
+struct Int8Tile16 {
+    var r0a: SIMD8<Int32>, r0b: SIMD8<Int32>
+    var r1a: SIMD8<Int32>, r1b: SIMD8<Int32>
+    var r2a: SIMD8<Int32>, r2b: SIMD8<Int32>
+    var r3a: SIMD8<Int32>, r3b: SIMD8<Int32>
+
+    @inline(__always)
+    init() {
+        r0a = SIMD8(); r0b = SIMD8(); r1a = SIMD8(); r1b = SIMD8()
+        r2a = SIMD8(); r2b = SIMD8(); r3a = SIMD8(); r3b = SIMD8()
+    }
+
+    @inline(__always)
+    func row(_ index: Int) -> (SIMD8<Int32>, SIMD8<Int32>) {
+        switch index {
+        case 0: return (r0a, r0b)
+        case 1: return (r1a, r1b)
+        case 2: return (r2a, r2b)
+        default: return (r3a, r3b)
+        }
+    }
+}
+
+/// `tile[r][c] = Σ_p left[r][p] · right[p][c]`: `left` `[pairs][4 rows][2]` Int16 (16 bytes per pair),
+/// `right` `[pairs][16 pixels][2]` Int16 (64 bytes per pair). Each row's pair is broadcast as one Int32.
+@inline(__always)
+func int8MicroKernel16(left: UnsafePointer<Int16>, right: UnsafePointer<Int16>, pairs: Int) -> Int8Tile16 {
+    var tile = Int8Tile16()
+    var l = UnsafeRawPointer(left), r = UnsafeRawPointer(right)
+    for _ in 0..<pairs {
+        // The row pairs are loaded as one vector and splatted lane by lane: this form keeps the
+        // multiply-add pattern visible to LLVM (vpbroadcastd + vpmaddwd).
+        let rows = l.loadUnaligned(as: SIMD4<Int32>.self)
+        let b0 = r.loadUnaligned(as: SIMD16<Int16>.self)
+        let b1 = r.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self)
+        let a0 = unsafeBitCast(SIMD8<Int32>(repeating: rows[0]), to: SIMD16<Int16>.self)
+        tile.r0a &+= pairProduct16(a0, b0)
+        tile.r0b &+= pairProduct16(a0, b1)
+        let a1 = unsafeBitCast(SIMD8<Int32>(repeating: rows[1]), to: SIMD16<Int16>.self)
+        tile.r1a &+= pairProduct16(a1, b0)
+        tile.r1b &+= pairProduct16(a1, b1)
+        let a2 = unsafeBitCast(SIMD8<Int32>(repeating: rows[2]), to: SIMD16<Int16>.self)
+        tile.r2a &+= pairProduct16(a2, b0)
+        tile.r2b &+= pairProduct16(a2, b1)
+        let a3 = unsafeBitCast(SIMD8<Int32>(repeating: rows[3]), to: SIMD16<Int16>.self)
+        tile.r3a &+= pairProduct16(a3, b0)
+        tile.r3b &+= pairProduct16(a3, b1)
+        l += 16
+        r += 64
+    }
+    return tile
+}
+
+/// 8-lane form of `Int8Requantizer` (same arithmetic, so the same outputs and counts as
+/// `Requantization.apply`). Counters live in SIMD registers and are reduced once per call by `flush`.
+struct Int8Requantizer8 {
+    let magic: SIMD8<Float>
+    let lowThreshold: SIMD8<Float>, highThreshold: SIMD8<Float>   // qmin/qmax − zp + magic
+    let lowerBound: SIMD8<Float>, upperBound: SIMD8<Float>          // lower/upper − zp + magic
+    let offset: SIMD8<Int32>                                        // bits(magic) − zp
+    let countLow: Bool, countHigh: Bool
+    var lowCount = SIMD8<Int32>(), highCount = SIMD8<Int32>()      // −(number of lanes counted)
+
+    @inline(__always)
+    init(_ r: Requantization) {
+        magic = SIMD8(repeating: roundingMagic)
+        lowThreshold = SIMD8(repeating: Float(r.qmin - r.zeroPoint) + roundingMagic)
+        highThreshold = SIMD8(repeating: Float(r.qmax - r.zeroPoint) + roundingMagic)
+        lowerBound = SIMD8(repeating: Float(r.lower - r.zeroPoint) + roundingMagic)
+        upperBound = SIMD8(repeating: Float(r.upper - r.zeroPoint) + roundingMagic)
+        offset = SIMD8(repeating: roundingMagicBits - r.zeroPoint)
+        countLow = r.countLow
+        countHigh = r.countHigh
+    }
+
+    /// Requantizes 8 accumulators (bias already added) with multipliers `m`; lanes at index ≥
+    /// `validLanes` are not counted (their outputs are not stored).
+    @inline(__always)
+    mutating func apply(_ acc: SIMD8<Int32>, _ m: SIMD8<Float>, validLanes: Int = 8) -> SIMD8<Int32> {
+        // Separate multiply and add (no contraction): the scalar rule rounds Float(acc)·m first.
+        var product = SIMD8<Float>()
+        for lane in 0..<8 { product[lane] = Float(acc[lane]) }   // lane loop: vcvtdq2ps (generic init is a call)
+        product *= m
+        var t = product + magic
+        if countLow || countHigh {
+            var valid = SIMD8<Int32>(repeating: -1)
+            if validLanes < 8 {
+                let limit = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: Swift.max(0, validLanes)))
+                valid = unsafeBitCast(SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .< limit, to: SIMD8<Int32>.self)
+            }
+            if countLow { lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self) & valid }
+            if countHigh { highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self) & valid }
+        }
+        // t is never NaN (|Float(acc)·m| is finite): lane-wise min/max.
+        for lane in 0..<8 {
+            let value = t[lane]
+            t[lane] = value > upperBound[lane] ? upperBound[lane] : (value < lowerBound[lane] ? lowerBound[lane] : value)
+        }
+        return unsafeBitCast(t, to: SIMD8<Int32>.self) &- offset
+    }
+
+    /// Adds the lane counters into `counts` (and `total` written elements).
+    @inline(__always)
+    func flush(into counts: inout SaturationCounts, total: Int) {
+        counts.low -= Int(lowCount.wrappedSum())
+        counts.high -= Int(highCount.wrappedSum())
+        counts.total += total
+    }
+}
+
+/// Stores the first `count` (≤ 16) of 16 requantized values (already within Y's range).
+@inline(__always)
+func storeInt8Row16<Y: QuantizedScalar>(_ v0: SIMD8<Int32>, _ v1: SIMD8<Int32>, count: Int, to destination: UnsafeMutablePointer<Y>) {
+    if count == 16 && Y.bitWidth == 8 {
+        // Truncation gives the same bits for signed and unsigned types of one width (vpshufb + unpck).
+        var bytes = SIMD16<UInt8>()
+        for lane in 0..<8 {
+            bytes[lane] = UInt8(truncatingIfNeeded: v0[lane])
+            bytes[lane + 8] = UInt8(truncatingIfNeeded: v1[lane])
+        }
+        UnsafeMutableRawPointer(destination).storeBytes(of: bytes, as: SIMD16<UInt8>.self)
+        return
+    }
+    for lane in 0..<count { destination[lane] = Y(truncatingIfNeeded: lane < 8 ? v0[lane] : v1[lane - 8]) }
+}
+
+/// Stores the first `count` (≤ 16) of 16 Int32 accumulators.
+@inline(__always)
+func storeInt32Row16(_ v0: SIMD8<Int32>, _ v1: SIMD8<Int32>, count: Int, to destination: UnsafeMutablePointer<Int32>) {
+    if count == 16 {
+        UnsafeMutableRawPointer(destination).storeBytes(of: v0, as: SIMD8<Int32>.self)
+        UnsafeMutableRawPointer(destination + 8).storeBytes(of: v1, as: SIMD8<Int32>.self)
+        return
+    }
+    for lane in 0..<count { destination[lane] = lane < 8 ? v0[lane] : v1[lane - 8] }
+}

@@ -94,6 +94,8 @@ public enum PoolInt8 {
 
     /// MaxPool, fast: 8 adjacent outputs of a row at once where their windows are fully inside
     /// the row (interior columns), the reference loop at the borders. Same result as `maxReference`.
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     public static func max<T: QuantizedScalar>(input: UnsafePointer<T>, output: UnsafeMutablePointer<T>,
                                                geometry: Pool2DGeometry) {
         let g = geometry
@@ -211,6 +213,8 @@ public enum PoolInt8 {
 
     /// QLinearAveragePool, fast: 8 adjacent interior outputs per step (each lane sums its taps in the
     /// reference's order, so the Float results are identical), the reference loop at the borders.
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     public static func average<T: QuantizedScalar>(input: UnsafePointer<T>, output: UnsafeMutablePointer<T>,
                                                    geometry: Pool2DGeometry, countIncludePad: Bool,
                                                    parameters p: AveragePoolInt8Parameters,
@@ -308,6 +312,8 @@ public enum PoolInt8 {
     }
 
     /// QLinearGlobalAveragePool, fast: 8-lane Int32 sums (exact, so any order), 8 planes requantized at once.
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     public static func globalAverage<T: QuantizedScalar>(input: UnsafePointer<T>, output: UnsafeMutablePointer<T>,
                                                          planes: Int, spatial: Int,
                                                          parameters p: AveragePoolInt8Parameters,

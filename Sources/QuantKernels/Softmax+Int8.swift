@@ -128,6 +128,8 @@ public enum SoftmaxInt8 {
 
     /// Fast path: 8 groups at once (adjacent `inner` positions, or — when inner is 1 — 8 adjacent
     /// rows), each lane summing in the reference's order, so results are bit-identical.
+    @_specialize(where T == UInt8)
+    @_specialize(where T == Int8)
     public static func run<T: QuantizedScalar>(input: UnsafePointer<T>, output: UnsafeMutablePointer<T>,
                                                outer: Int, axisSize: Int, inner: Int,
                                                parameters p: SoftmaxInt8Parameters,

@@ -204,6 +204,20 @@ private func checkRandom(_ g: Conv2DGeometry, _ rng: inout SplitMix64) -> String
             Conv2DGeometry(batch: 1, inChannels: 64, inHeight: 30, inWidth: 30, outChannels: 9, outHeight: 28, outWidth: 28,
                            kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1,
                            padTop: 0, padLeft: 0, groups: 1),
+            // The patches model's shapes (4x16 tile, 16-pixel panels): stem (one-row panels with left
+            // padding), pointwise with an odd channel count, depthwise stride 1 (vector plane fill) and 2.
+            Conv2DGeometry(batch: 1, inChannels: 3, inHeight: 96, inWidth: 96, outChannels: 16, outHeight: 48, outWidth: 48,
+                           kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2, dilationHeight: 1, dilationWidth: 1,
+                           padTop: 1, padLeft: 1, groups: 1),
+            Conv2DGeometry(batch: 1, inChannels: 33, inHeight: 12, inWidth: 12, outChannels: 20, outHeight: 12, outWidth: 12,
+                           kernelHeight: 1, kernelWidth: 1, strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1,
+                           padTop: 0, padLeft: 0, groups: 1),
+            Conv2DGeometry(batch: 1, inChannels: 8, inHeight: 24, inWidth: 40, outChannels: 8, outHeight: 24, outWidth: 40,
+                           kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1,
+                           padTop: 1, padLeft: 1, groups: 8),
+            Conv2DGeometry(batch: 1, inChannels: 8, inHeight: 48, inWidth: 48, outChannels: 8, outHeight: 24, outWidth: 24,
+                           kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2, dilationHeight: 1, dilationWidth: 1,
+                           padTop: 1, padLeft: 1, groups: 8),
         ]
         for g in shapes {
             let failure = checkRandom(g, &rng)
