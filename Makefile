@@ -3,7 +3,7 @@
 SWIFT ?= swift
 BIN_DIR = $(shell $(SWIFT) build -c release --show-bin-path 2>/dev/null)
 
-.PHONY: all deps build release test demo clean fixtures proto
+.PHONY: all deps build release test test-arm64 demo clean fixtures proto
 
 all: build
 
@@ -16,10 +16,16 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product quantwatch
 
-## Build and run every test (what CI runs).
+## Build and run every test (what CI runs), then the aarch64 cross-check.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	@SWIFT="$(SWIFT)" scripts/test-arm64.sh
+
+## The kernels compiled for aarch64 (Embedded Swift, cortex-a72 and cortex-a76), run under qemu-user,
+## compared with the host's outputs (see scripts/test-arm64.sh).
+test-arm64: deps
+	@SWIFT="$(SWIFT)" scripts/test-arm64.sh
 
 ## Show what is real today: inspect and infer on the bundled fixtures.
 demo: release

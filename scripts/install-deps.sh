@@ -4,6 +4,9 @@
 set -euo pipefail
 
 packages=(pkg-config libmosquitto-dev libsqlite3-dev mosquitto mosquitto-clients)
+# The aarch64 cross-check (`make test-arm64`): cross linker, aarch64 libc, qemu-user. Not needed
+# (and the cross packages do not exist) on an aarch64 host, where `swift test` runs the kernels natively.
+[ "$(uname -m)" = aarch64 ] || packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
