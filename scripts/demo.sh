@@ -21,8 +21,18 @@ step "The float model on one camera-like frame (96x96 RGB crop), top 3 classes" 
 step "The same frame 200 times: the planned arena means no allocation per frame" \
     "$qw" infer Fixtures/patches/model.fp32.onnx --input Fixtures/patches/tensors/0000.npy --top 1 \
     --labels Fixtures/patches/classes.txt --repeat 200
+step "The int8 model against its float original on 96 held-out camera-like frames: the quantization report" \
+    "$qw" eval --model Fixtures/patches/model.int8.qop.onnx --reference Fixtures/patches/model.fp32.onnx \
+    --frames Fixtures/patches/frames --preprocessing Fixtures/patches/preprocessing.json \
+    --labels Fixtures/patches/labels.txt --layers
+step "The same frames drifted (strong Gaussian noise): agreement and SQNR drop" \
+    "$qw" eval --model Fixtures/patches/model.int8.qop.onnx --reference Fixtures/patches/model.fp32.onnx \
+    --frames Fixtures/patches/drift/noise-3 --preprocessing Fixtures/patches/preprocessing.json \
+    --labels Fixtures/patches/drift/noise-3/labels.txt --sensitivity-frames 0
+step "Latency, throughput and memory of the int8 model on this machine" \
+    "$qw" bench --model Fixtures/patches/model.int8.qop.onnx --iterations 300
 step "The handwritten-digits model, its outputs saved as .npy" \
     "$qw" infer Fixtures/digits/model.fp32.onnx --input input=Fixtures/digits/frames/0000.npy --save "$out"
 ls -l "$out"
 echo
-echo "Next: int8 execution and the quantization report (quantwatch eval), then the daemon."
+echo "Next: the drift monitor, the SQLite buffer, MQTT and the daemon (quantwatch run)."
