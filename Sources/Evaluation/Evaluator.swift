@@ -116,7 +116,7 @@ public final class Evaluator {
             try int8Model.setInput(0, frame)
             floatModel.run()
             int8Model.run()
-            for (o, name) in outputNames.enumerated() {
+            for o in outputNames.indices {
                 let reference = floatModel.output(o).floatValues() ?? []
                 let quantized = try dequantizedOutput(int8Model, int8OutputIndex[o], into: &buffer)
                 let classes = floatModel.outputs[o].type.shape.last ?? 1
@@ -132,7 +132,6 @@ public final class Evaluator {
                         sensitivityInt8Outputs.append(quantized)
                     }
                 }
-                _ = name
             }
             try layers?.add(frame: frame)
             if let progress, frames.count >= 20 ? index % (frames.count / 10) == 0 || index == frames.count - 1 : true {
