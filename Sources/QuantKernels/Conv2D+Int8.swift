@@ -502,9 +502,10 @@ struct RequantizingSink<Y: QuantizedScalar>: Int8RowSink {
     mutating func store16(_ acc0: SIMD8<Int32>, _ acc1: SIMD8<Int32>, channel: Int, count: Int, at index: Int) {
         let biasVector = SIMD8<Int32>(repeating: bias?[channel] ?? 0)
         let scale = SIMD8<Float>(repeating: multipliers[perTensor ? 0 : channel])
-        let v0 = requantizer8.apply(acc0 &+ biasVector, scale, validLanes: count)
-        let v1 = requantizer8.apply(acc1 &+ biasVector, scale, validLanes: count - 8)
-        storeInt8Row16(v0, v1, count: count, to: output + index)
+        let t0 = requantizer8.shifted(acc0 &+ biasVector, scale)
+        let t1 = requantizer8.shifted(acc1 &+ biasVector, scale)
+        requantizer8.count(t0, t1, count: count)
+        storeInt8Row16(requantizer8.quantize(t0), requantizer8.quantize(t1), count: count, to: output + index)
     }
 
     @inline(__always)

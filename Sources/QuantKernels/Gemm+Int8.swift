@@ -467,7 +467,13 @@ func int8MicroKernel16(left: UnsafePointer<Int16>, right: UnsafePointer<Int16>, 
 }
 
 /// 8-lane form of `Int8Requantizer` (same arithmetic, so the same outputs and counts as
-/// `Requantization.apply`). Counters live in SIMD registers and are reduced once per call by `flush`.
+/// `Requantization.apply`), used 16 lanes (one row of a convolution tile) at a time.
+///
+/// Counting is per lane: a compare mask (−1 per lane beyond the threshold) is added to an Int32
+/// tally that stays in a vector register for the whole call and is reduced once by `flush`.
+/// Saturation is common on some layers (a uint8 output with zero point 0 after an unfused ReLU
+/// saturates low on every negative value), so there is no "rare" slow path. Rows shorter than 16
+/// (edge panels) mask their lanes on a separate, rarely taken branch.
 struct Int8Requantizer8 {
     let magic: SIMD8<Float>
     let lowThreshold: SIMD8<Float>, highThreshold: SIMD8<Float>   // qmin/qmax − zp + magic
@@ -488,33 +494,62 @@ struct Int8Requantizer8 {
         countHigh = r.countHigh
     }
 
-    /// Requantizes 8 accumulators (bias already added) with multipliers `m`; lanes at index ≥
-    /// `validLanes` are not counted (their outputs are not stored).
+    /// `Float(acc)·m + 1.5·2^23`: separate multiply and add (no contraction), as the scalar rule
+    /// rounds `Float(acc)·m` first. Never NaN (|Float(acc)·m| is finite).
     @inline(__always)
-    mutating func apply(_ acc: SIMD8<Int32>, _ m: SIMD8<Float>, validLanes: Int = 8) -> SIMD8<Int32> {
-        // Separate multiply and add (no contraction): the scalar rule rounds Float(acc)·m first.
+    func shifted(_ acc: SIMD8<Int32>, _ m: SIMD8<Float>) -> SIMD8<Float> {
         var product = SIMD8<Float>()
         for lane in 0..<8 { product[lane] = Float(acc[lane]) }   // lane loop: vcvtdq2ps (generic init is a call)
         product *= m
-        var t = product + magic
-        if countLow || countHigh {
-            var valid = SIMD8<Int32>(repeating: -1)
-            if validLanes < 8 {
-                let limit = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: Swift.max(0, validLanes)))
-                valid = unsafeBitCast(SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .< limit, to: SIMD8<Int32>.self)
-            }
-            if countLow { lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self) & valid }
-            if countHigh { highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self) & valid }
-        }
-        // t is never NaN (|Float(acc)·m| is finite): lane-wise min/max.
-        for lane in 0..<8 {
-            let value = t[lane]
-            t[lane] = value > upperBound[lane] ? upperBound[lane] : (value < lowerBound[lane] ? lowerBound[lane] : value)
-        }
-        return unsafeBitCast(t, to: SIMD8<Int32>.self) &- offset
+        return product + magic
     }
 
-    /// Adds the lane counters into `counts` (and `total` written elements).
+    /// The clamped output values of `shifted` lanes (vminps/vmaxps, then an integer subtract).
+    @inline(__always)
+    func quantize(_ t: SIMD8<Float>) -> SIMD8<Int32> {
+        var x = t
+        x.replace(with: upperBound, where: x .> upperBound)
+        x.replace(with: lowerBound, where: x .< lowerBound)
+        return unsafeBitCast(x, to: SIMD8<Int32>.self) &- offset
+    }
+
+    /// Counts saturation in a row of 16 `shifted` lanes (`t0`: lanes 0–7, `t1`: 8–15), of which
+    /// the first `count` are outputs.
+    @inline(__always)
+    mutating func count(_ t0: SIMD8<Float>, _ t1: SIMD8<Float>, count: Int) {
+        if !countLow && !countHigh { return }
+        if count >= 16 {
+            if countLow {
+                lowCount &+= unsafeBitCast(t0 .< lowThreshold, to: SIMD8<Int32>.self)
+                    &+ unsafeBitCast(t1 .< lowThreshold, to: SIMD8<Int32>.self)
+            }
+            if countHigh {
+                highCount &+= unsafeBitCast(t0 .> highThreshold, to: SIMD8<Int32>.self)
+                    &+ unsafeBitCast(t1 .> highThreshold, to: SIMD8<Int32>.self)
+            }
+        } else {
+            countPartial(t0, t1, count: count)
+        }
+    }
+
+    /// As `count`, for a row with fewer than 16 outputs (edge panels).
+    @inline(__always)
+    mutating func countPartial(_ t0: SIMD8<Float>, _ t1: SIMD8<Float>, count: Int) {
+        let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+        let limit = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: Swift.max(0, count)))
+        let valid0 = unsafeBitCast(lanes .< limit, to: SIMD8<Int32>.self)
+        let valid1 = unsafeBitCast(lanes &+ 8 .< limit, to: SIMD8<Int32>.self)
+        if countLow {
+            lowCount &+= (unsafeBitCast(t0 .< lowThreshold, to: SIMD8<Int32>.self) & valid0)
+                &+ (unsafeBitCast(t1 .< lowThreshold, to: SIMD8<Int32>.self) & valid1)
+        }
+        if countHigh {
+            highCount &+= (unsafeBitCast(t0 .> highThreshold, to: SIMD8<Int32>.self) & valid0)
+                &+ (unsafeBitCast(t1 .> highThreshold, to: SIMD8<Int32>.self) & valid1)
+        }
+    }
+
+    /// Adds the counts into `counts` (and `total` written elements).
     @inline(__always)
     func flush(into counts: inout SaturationCounts, total: Int) {
         counts.low -= Int(lowCount.wrappedSum())
@@ -526,14 +561,16 @@ struct Int8Requantizer8 {
 /// Stores the first `count` (≤ 16) of 16 requantized values (already within Y's range).
 @inline(__always)
 func storeInt8Row16<Y: QuantizedScalar>(_ v0: SIMD8<Int32>, _ v1: SIMD8<Int32>, count: Int, to destination: UnsafeMutablePointer<Y>) {
-    if count == 16 && Y.bitWidth == 8 {
-        // Truncation gives the same bits for signed and unsigned types of one width (vpshufb + unpck).
-        var bytes = SIMD16<UInt8>()
-        for lane in 0..<8 {
-            bytes[lane] = UInt8(truncatingIfNeeded: v0[lane])
-            bytes[lane + 8] = UInt8(truncatingIfNeeded: v1[lane])
+    if Y.bitWidth == 8 {
+        // Truncation gives the same bits for signed and unsigned types of one width. The whole-vector
+        // conversion is one LLVM `trunc` (AVX2: vpshufb + unpck; NEON: xtn/uzp), not per-byte inserts.
+        let bytes = SIMD16<UInt8>(truncatingIfNeeded: SIMD16<Int32>(lowHalf: v0, highHalf: v1))
+        if count == 16 {
+            UnsafeMutableRawPointer(destination).storeBytes(of: bytes, as: SIMD16<UInt8>.self)
+            return
         }
-        UnsafeMutableRawPointer(destination).storeBytes(of: bytes, as: SIMD16<UInt8>.self)
+        let raw = UnsafeMutableRawPointer(destination)
+        for lane in 0..<count { raw.storeBytes(of: bytes[lane], toByteOffset: lane, as: UInt8.self) }
         return
     }
     for lane in 0..<count { destination[lane] = Y(truncatingIfNeeded: lane < 8 ? v0[lane] : v1[lane - 8]) }

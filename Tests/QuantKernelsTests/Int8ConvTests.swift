@@ -277,6 +277,54 @@ private func checkRandom(_ g: Conv2DGeometry, _ rng: inout SplitMix64) -> String
         #expect(raw == [8, 8, 8, 8])
     }
 
+    /// Saturation on most rows (an output zero point at the range edge and no fused activation, as
+    /// after an unfused ReLU): the per-lane tallies, full and partial 16-pixel rows, both ends.
+    @Test func heavySaturationOnEveryRowCountsExactly() {
+        var rng = SplitMix64(seed: 0x5A7_0E06E)
+        let shapes: [Conv2DGeometry] = [
+            Conv2DGeometry(batch: 1, inChannels: 12, inHeight: 7, inWidth: 23, outChannels: 9, outHeight: 7, outWidth: 23,
+                           kernelHeight: 1, kernelWidth: 1, strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1,
+                           padTop: 0, padLeft: 0, groups: 1),
+            Conv2DGeometry(batch: 1, inChannels: 5, inHeight: 9, inWidth: 23, outChannels: 5, outHeight: 9, outWidth: 23,
+                           kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1,
+                           padTop: 1, padLeft: 1, groups: 5),
+            Conv2DGeometry(batch: 1, inChannels: 4, inHeight: 10, inWidth: 45, outChannels: 4, outHeight: 5, outWidth: 23,
+                           kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2, dilationHeight: 1, dilationWidth: 1,
+                           padTop: 1, padLeft: 1, groups: 4),
+        ]
+        func check<Y: QuantizedScalar>(_ g: Conv2DGeometry, _: Y.Type, zeroPoint: Int32, gain: Float = 1) {
+            let depth = (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth
+            let input = randomQuantized(UInt8.self, g.inChannels * g.inHeight * g.inWidth, &rng)
+            let weights = randomQuantized(Int8.self, g.outChannels * depth, &rng)
+            let bias: [Int32] = (0..<g.outChannels).map { _ in Int32(rng.int(-3000, 3000)) }
+            let r = Requantization.make(Y.self, multipliers: [gain / Float(depth * 40)], zeroPoint: zeroPoint,
+                                        outputScale: 1, activation: .none)
+            let outputCount = g.outChannels * g.outHeight * g.outWidth
+            var reference = [Y](repeating: 0, count: outputCount), fast = [Y](repeating: 1, count: outputCount)
+            var referenceCounts = SaturationCounts(), fastCounts = SaturationCounts()
+            let packed = Conv2DInt8.PackedWeights(weights: weights, zeroPoints: [0], geometry: g)
+            var scratch = [UInt8](repeating: 0xA7, count: Conv2DInt8.scratchByteCount(geometry: g))
+            let zero: [Int32] = [0]
+            Conv2DInt8.reference(input: input, inputZero: 128, weights: weights, weightZeros: zero, weightZeroCount: 1,
+                                 bias: bias, output: &reference, geometry: g, requantization: r, counts: &referenceCounts)
+            scratch.withUnsafeMutableBytes { scratch in
+                Conv2DInt8.run(input: input, inputZero: 128, packed: packed, bias: bias, output: &fast, geometry: g,
+                               requantization: r, counts: &fastCounts, scratch: scratch.baseAddress!)
+            }
+            #expect(fast == reference, "\(g) \(Y.self) zp \(zeroPoint)")
+            #expect(fastCounts == referenceCounts, "\(g) \(Y.self) zp \(zeroPoint)")
+            #expect(referenceCounts.low > outputCount / 8 || referenceCounts.high > outputCount / 8,
+                    "\(g) \(Y.self) zp \(zeroPoint): \(referenceCounts)")
+        }
+        for g in shapes {
+            check(g, UInt8.self, zeroPoint: 0)
+            check(g, UInt8.self, zeroPoint: 255)
+            check(g, UInt8.self, zeroPoint: 128, gain: 16)
+            check(g, Int8.self, zeroPoint: -128)
+            check(g, Int8.self, zeroPoint: 0, gain: 16)
+        }
+    }
+
     /// Saturation: counted against qmin/qmax, the fused ReLU floor is not counted.
     @Test func saturationCountsAndReluFloor() {
         let g = Conv2DGeometry(batch: 1, inChannels: 1, inHeight: 1, inWidth: 4, outChannels: 1, outHeight: 1, outWidth: 4,
