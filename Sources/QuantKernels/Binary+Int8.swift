@@ -241,6 +241,9 @@ public enum BinaryInt8 {
         // The operand that is not the MLAS vector operand is folded in first: its fma with the
         // constant is the same for every lane when it is repeated.
         let fixed = SIMD8<Float>(repeating: rhsIsVectorOperand ? p.fixedRhsVector : p.fixedLhsVector)
+        // A local copy keeps the tally's vectors in registers (the output stores could alias `tally`).
+        var local = tally
+        defer { tally = local }
         var i = 0
         while i + 8 <= n {
             let va = aVector ? floatLanes(loadWidened8(a + i)) : SIMD8<Float>(repeating: Float(aFixed))
@@ -251,14 +254,14 @@ public enum BinaryInt8 {
             } else {
                 r = fusedMultiplyAdd8(va, ratioA, fusedMultiplyAdd8(vb, ratioB, fixed))
             }
-            storeNarrowed8(tally.apply(roundHalfEven8(r)), o + i)
+            storeNarrowed8(local.apply(roundHalfEven8(r)), o + i)
             i += 8
         }
         while i < n {
             let x = aVector ? Int32(truncatingIfNeeded: a[i]) : aFixed
             let y = bVector ? Int32(truncatingIfNeeded: b[i]) : bFixed
             let v = rhsIsVectorOperand ? addRhsVector(x, y, p) : addLhsVector(x, y, p)
-            o[i] = T(truncatingIfNeeded: tally.apply(v))
+            o[i] = T(truncatingIfNeeded: local.apply(v))
             i += 1
         }
     }
@@ -270,6 +273,9 @@ public enum BinaryInt8 {
         let aFixed = Int32(truncatingIfNeeded: a.pointee), bFixed = Int32(truncatingIfNeeded: b.pointee)
         let za = SIMD8<Int32>(repeating: p.aZero), zb = SIMD8<Int32>(repeating: p.bZero)
         let ratio = SIMD8<Float>(repeating: p.ratioA), zc = SIMD8<Float>(repeating: p.fixedLhsVector)
+        // A local copy keeps the tally's vectors in registers (the output stores could alias `tally`).
+        var local = tally
+        defer { tally = local }
         var i = 0
         while i + 8 <= n {
             // |(a − za)(b − zb)| ≤ 65535² < 2^32 overflows Int32 only for 16-bit types with extreme
@@ -277,13 +283,13 @@ public enum BinaryInt8 {
             let da = (aVector ? loadWidened8(a + i) : SIMD8<Int32>(repeating: aFixed)) &- za
             let db = (bVector ? loadWidened8(b + i) : SIMD8<Int32>(repeating: bFixed)) &- zb
             let r = floatLanes(da &* db) * ratio + zc
-            storeNarrowed8(tally.apply(roundHalfEven8(r)), o + i)
+            storeNarrowed8(local.apply(roundHalfEven8(r)), o + i)
             i += 8
         }
         while i < n {
             let x = aVector ? Int32(truncatingIfNeeded: a[i]) : aFixed
             let y = bVector ? Int32(truncatingIfNeeded: b[i]) : bFixed
-            o[i] = T(truncatingIfNeeded: tally.apply(mulValue(x, y, p)))
+            o[i] = T(truncatingIfNeeded: local.apply(mulValue(x, y, p)))
             i += 1
         }
     }

@@ -302,44 +302,45 @@ public enum Conv2DInt8 {
         let length = packed.planeRowLength
         let plane = scratch.bindMemory(to: Int16.self, capacity: packed.planeRows * g.strideWidth * length)
         let zero16 = Int16(truncatingIfNeeded: inputZero)
-        let zeroVector = SIMD16<Int16>(repeating: zero16)
         let pixels = g.outHeight * g.outWidth
+        // Padding rows and columns are zero for every channel: clear the plane once per call; each
+        // channel then rewrites only the positions that read the input (rows rowStart..<rowEnd).
+        plane.update(repeating: 0, count: packed.planeRows * g.strideWidth * length)
+        let rowStart = min(packed.planeRows, max(0, g.padTop))
+        let rowEnd = max(rowStart, min(packed.planeRows, g.inHeight + g.padTop))
         packed.depthwiseTaps.withUnsafeBufferPointer { taps in
             packed.tapOffsets.withUnsafeBufferPointer { offsets in
                 for batchIndex in 0..<g.batch {
                     for channel in 0..<g.inChannels {
                         let source = input + (batchIndex * g.inChannels + channel) * g.inHeight * g.inWidth
                         // Fill the plane: row r is input row r − padTop; phase s position p is column p·sW + s − padLeft.
-                        for planeRow in 0..<packed.planeRows {
-                            let inY = planeRow - g.padTop
-                            for phase in 0..<g.strideWidth {
+                        // Only positions inside the input are written; the padding stays zero from above.
+                        for phase in 0..<g.strideWidth {
+                            // Positions whose column lies inside the input: p·sW + phase − padLeft ∈ [0, inW).
+                            let first = min(length, max(0, ceilDivide(g.padLeft - phase, g.strideWidth)))
+                            let end = max(first, min(length, ceilDivide(g.inWidth + g.padLeft - phase, g.strideWidth)))
+                            if first == end { continue }
+                            for planeRow in rowStart..<rowEnd {
                                 let destination = plane + (planeRow * g.strideWidth + phase) * length
-                                if inY < 0 || inY >= g.inHeight {
-                                    destination.update(repeating: 0, count: length)
-                                    continue
-                                }
-                                let row = source + inY * g.inWidth
-                                // Positions whose column lies inside the input: p·sW + phase − padLeft ∈ [0, inW).
-                                let first = min(length, max(0, ceilDivide(g.padLeft - phase, g.strideWidth)))
-                                let end = max(first, min(length, ceilDivide(g.inWidth + g.padLeft - phase, g.strideWidth)))
-                                for p in 0..<first { destination[p] = 0 }
+                                let row = source + (planeRow - g.padTop) * g.inWidth
                                 var column = first * g.strideWidth + phase - g.padLeft
                                 var p = first
                                 if g.strideWidth == 1 {
-                                    // Contiguous: 16 columns per step, widened and offset in registers.
-                                    while p + int8ConvTileColumns <= end {
-                                        UnsafeMutableRawPointer(destination + p).storeBytes(
-                                            of: widen16(row + column) &- zeroVector, as: SIMD16<Int16>.self)
-                                        p += int8ConvTileColumns
-                                        column += int8ConvTileColumns
-                                    }
+                                    // Contiguous: 16 (or 8) columns per step, widened and offset in registers.
+                                    p = fillStride1(row, into: destination, first: first, end: end,
+                                                    offset: phase - g.padLeft, zero: zero16)
+                                    column = p + phase - g.padLeft
+                                } else if g.strideWidth == 2 {
+                                    // Phase split: 16 (or 8) positions from 32 (16) bytes, even/odd bytes in registers.
+                                    p = fillStride2(row, inWidth: g.inWidth, into: destination, first: first, end: end,
+                                                    offset: phase - g.padLeft, zero: zero16)
+                                    column = p * 2 + phase - g.padLeft
                                 }
                                 while p < end {
                                     destination[p] = Int16(truncatingIfNeeded: row[column]) &- zero16
                                     column += g.strideWidth
                                     p += 1
                                 }
-                                for p in end..<length { destination[p] = 0 }
                             }
                         }
                         for m in 0..<multiplier {
@@ -349,7 +350,24 @@ public enum Conv2DInt8 {
                                 let rowBase = UnsafePointer(plane) + outY * g.strideHeight * g.strideWidth * length
                                 var x = 0
                                 while x < g.outWidth {
-                                    // 16 output pixels: pixels 0–7 in acc0, 8–15 in acc1.
+                                    if g.outWidth - x <= int8ConvTileColumns / 2 {
+                                        // A last block of ≤ 8 pixels: half the loads and products.
+                                        var acc = SIMD8<Int32>()
+                                        let base = rowBase + x
+                                        for pair in 0..<packed.tapPairs {
+                                            let w = unsafeBitCast(SIMD8<Int32>(repeating: weightPairs.loadUnaligned(
+                                                fromByteOffset: pair * 4, as: Int32.self)), to: SIMD16<Int16>.self)
+                                            let v0 = UnsafeRawPointer(base + offsets[2 * pair]).loadUnaligned(as: SIMD8<Int16>.self)
+                                            let v1 = UnsafeRawPointer(base + offsets[2 * pair + 1]).loadUnaligned(as: SIMD8<Int16>.self)
+                                            let (p0, p1) = interleave(v0, v1)
+                                            acc &+= pairProduct16(SIMD16(lowHalf: p0, highHalf: p1), w)
+                                        }
+                                        sink.store16(acc, SIMD8<Int32>(), channel: oc, count: g.outWidth - x,
+                                                     at: (batchIndex * g.outChannels + oc) * pixels + outY * g.outWidth + x)
+                                        break
+                                    }
+                                    // 16 output pixels, accumulated in-lane (no cross-128-bit shuffle per tap):
+                                    // acc0 holds pixels 0–3, 8–11 and acc1 pixels 4–7, 12–15; reordered once below.
                                     var acc0 = SIMD8<Int32>(), acc1 = SIMD8<Int32>()
                                     let base = rowBase + x
                                     for pair in 0..<packed.tapPairs {
@@ -359,11 +377,12 @@ public enum Conv2DInt8 {
                                         let v1 = UnsafeRawPointer(base + offsets[2 * pair + 1]).loadUnaligned(as: SIMD16<Int16>.self)
                                         let (p0, p1) = interleave(v0.lowHalf, v1.lowHalf)
                                         let (p2, p3) = interleave(v0.highHalf, v1.highHalf)
-                                        acc0 &+= pairProduct16(SIMD16(lowHalf: p0, highHalf: p1), w)
-                                        acc1 &+= pairProduct16(SIMD16(lowHalf: p2, highHalf: p3), w)
+                                        acc0 &+= pairProduct16(SIMD16(lowHalf: p0, highHalf: p2), w)
+                                        acc1 &+= pairProduct16(SIMD16(lowHalf: p1, highHalf: p3), w)
                                     }
                                     let columns = min(int8ConvTileColumns, g.outWidth - x)
-                                    sink.store16(acc0, acc1, channel: oc, count: columns,
+                                    sink.store16(SIMD8(lowHalf: acc0.lowHalf, highHalf: acc1.lowHalf),
+                                                 SIMD8(lowHalf: acc0.highHalf, highHalf: acc1.highHalf), channel: oc, count: columns,
                                                  at: (batchIndex * g.outChannels + oc) * pixels + outY * g.outWidth + x)
                                     x += int8ConvTileColumns
                                 }
@@ -561,6 +580,97 @@ func widen16<X: QuantizedScalar>(_ pointer: UnsafePointer<X>) -> SIMD16<Int16> {
         for lane in 0..<16 { v[lane] = Int16(bytes[lane]) }
     }
     return v
+}
+
+/// Stride-1 plane fill: positions `first..<end` of `destination` get `row[p + offset] − zero` (columns
+/// inside the row). Chunks of 16 (or 8 when fewer than 16 positions), the last overlapping its
+/// predecessor (same values). Returns the first position not written (`end`, or `first`).
+@inline(__always)
+func fillStride1<X: QuantizedScalar>(
+    _ row: UnsafePointer<X>, into destination: UnsafeMutablePointer<Int16>, first: Int, end: Int,
+    offset: Int, zero: Int16
+) -> Int {
+    let count = end - first
+    if count >= 16 {
+        let zeroVector = SIMD16<Int16>(repeating: zero)
+        var p = first
+        while p < end {
+            let q = Swift.min(p, end - 16)
+            UnsafeMutableRawPointer(destination + q).storeBytes(of: widen16(row + (q + offset)) &- zeroVector,
+                                                                as: SIMD16<Int16>.self)
+            p = q + 16
+        }
+        return end
+    }
+    if count >= 8 {
+        let zeroVector = SIMD8<Int16>(repeating: zero)
+        var p = first
+        while p < end {
+            let q = Swift.min(p, end - 8)
+            UnsafeMutableRawPointer(destination + q).storeBytes(of: widen8(row + (q + offset)) &- zeroVector,
+                                                                as: SIMD8<Int16>.self)
+            p = q + 8
+        }
+        return end
+    }
+    return first
+}
+
+/// Stride-2 plane fill: positions `first..<end` of `destination` get `row[2p + offset] − zero`, where
+/// every such column lies in `[0, inWidth)`. Vector chunks of 16 (inWidth ≥ 32) or 8 (inWidth ≥ 16)
+/// positions, the last chunk overlapping its predecessor (same values); each chunk is one load of
+/// 2·chunk bytes whose even (or, shifted back one byte at the row's end, odd) bytes are the columns.
+/// Returns the first position not written (`end`, or `first` when no vector chunk applies).
+@inline(__always)
+func fillStride2<X: QuantizedScalar>(
+    _ row: UnsafePointer<X>, inWidth: Int, into destination: UnsafeMutablePointer<Int16>, first: Int, end: Int,
+    offset: Int, zero: Int16
+) -> Int {
+    let count = end - first
+    if count >= 16 && inWidth >= 32 {
+        let zeroVector = SIMD16<Int16>(repeating: zero)
+        var p = first
+        while p < end {
+            let q = Swift.min(p, end - 16)
+            let column = 2 * q + offset
+            // Columns column…column+30 are inside; the 32-byte load needs column+31 too, else start one earlier.
+            let odd = column + 32 > inWidth
+            let words = UnsafeRawPointer(row + (odd ? column - 1 : column))
+            var v: SIMD16<Int16>
+            if X.isSigned {
+                let w = words.loadUnaligned(as: SIMD16<Int16>.self)
+                v = odd ? w &>> 8 : (w &<< 8) &>> 8
+            } else {
+                let w = words.loadUnaligned(as: SIMD16<UInt16>.self)
+                v = SIMD16<Int16>(truncatingIfNeeded: odd ? w &>> 8 : w & 0xFF)
+            }
+            UnsafeMutableRawPointer(destination + q).storeBytes(of: v &- zeroVector, as: SIMD16<Int16>.self)
+            p = q + 16
+        }
+        return end
+    }
+    if count >= 8 && inWidth >= 16 {
+        let zeroVector = SIMD8<Int16>(repeating: zero)
+        var p = first
+        while p < end {
+            let q = Swift.min(p, end - 8)
+            let column = 2 * q + offset
+            let odd = column + 16 > inWidth
+            let words = UnsafeRawPointer(row + (odd ? column - 1 : column))
+            var v: SIMD8<Int16>
+            if X.isSigned {
+                let w = words.loadUnaligned(as: SIMD8<Int16>.self)
+                v = odd ? w &>> 8 : (w &<< 8) &>> 8
+            } else {
+                let w = words.loadUnaligned(as: SIMD8<UInt16>.self)
+                v = SIMD8<Int16>(truncatingIfNeeded: odd ? w &>> 8 : w & 0xFF)
+            }
+            UnsafeMutableRawPointer(destination + q).storeBytes(of: v &- zeroVector, as: SIMD8<Int16>.self)
+            p = q + 8
+        }
+        return end
+    }
+    return first
 }
 
 /// Interleaves two vectors: (a0, b0, a1, b1, a2, b2, a3, b3) and (a4, b4, …, a7, b7) (punpckl/hwd, zip1/zip2).

@@ -23,8 +23,16 @@ func floatLanes(_ v: SIMD8<Int32>) -> SIMD8<Float> {
 /// the scalar rule) and NaN becomes 0, as in `roundHalfEvenToInt32`.
 @inline(__always)
 func roundHalfEven8(_ f: SIMD8<Float>) -> SIMD8<Int32> {
-    SIMD8(lowHalf: roundHalfEvenSmall(clampToRoundingRange(f.lowHalf)),
-          highHalf: roundHalfEvenSmall(clampToRoundingRange(f.highHalf)))
+    // Whole-vector form of `roundHalfEvenSmall(clampToRoundingRange(_))` (compares and blends, no
+    // per-lane branches): NaN → 0, clamp to ±2^22, then + 1.5·2^23 rounds half-to-even (spacing 1
+    // on [2^23, 2^24]) and the bit pattern minus the magic's is the integer.
+    let bound = SIMD8<Float>(repeating: 4_194_304.0)
+    var y = f
+    y.replace(with: SIMD8<Float>(), where: .!(y .== y))
+    y.replace(with: bound, where: y .> bound)
+    y.replace(with: -bound, where: y .< -bound)
+    let shifted = y + SIMD8<Float>(repeating: roundingMagic)
+    return unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: roundingMagicBits)
 }
 
 /// `z + x·y` with a single rounding (fused multiply-add), as MLAS's AVX2 kernels compute it.
@@ -129,13 +137,18 @@ struct SaturationTally {
     /// Counts 8 values and returns them clamped to [lower, upper].
     @inline(__always)
     mutating func apply(_ v: SIMD8<Int32>) -> SIMD8<Int32> {
+        // Whole-vector compares: a true lane's mask is −1 (all bits), so subtracting it counts one
+        // (vpcmpgtd + vpsubd; the register-tally pattern of Int8Requantizer8).
         if countLow {
-            for lane in 0..<8 { low[lane] &+= v[lane] < qmin[lane] ? 1 : 0 }
+            low &-= unsafeBitCast(v .< qmin, to: SIMD8<Int32>.self)
         }
         if countHigh {
-            for lane in 0..<8 { high[lane] &+= v[lane] > qmax[lane] ? 1 : 0 }
+            high &-= unsafeBitCast(v .> qmax, to: SIMD8<Int32>.self)
         }
-        return v.clamped(lowerBound: lower, upperBound: upper)
+        // Lane-wise max/min (vpmaxsd/vpminsd); the generic `clamped` is an outlined call.
+        var r = v
+        for lane in 0..<8 { r[lane] = Swift.min(Swift.max(v[lane], lower[lane]), upper[lane]) }
+        return r
     }
 
     /// Counts one value (tails) and returns it clamped.
@@ -164,5 +177,13 @@ struct SaturationTally {
 /// Stores 8 already-clamped Int32 lanes as `T`.
 @inline(__always)
 func storeNarrowed8<T: QuantizedScalar>(_ v: SIMD8<Int32>, _ p: UnsafeMutablePointer<T>) {
+    if T.bitWidth == 8 {
+        // Truncated into one vector (same bits for signed and unsigned), one 8-byte store. A lane
+        // loop: the generic SIMD8 `init(truncatingIfNeeded:)` is not inlined (a call per row).
+        var bytes = SIMD8<UInt8>()
+        for lane in 0..<8 { bytes[lane] = UInt8(truncatingIfNeeded: v[lane]) }
+        UnsafeMutableRawPointer(p).storeBytes(of: bytes, as: SIMD8<UInt8>.self)
+        return
+    }
     for lane in 0..<8 { p[lane] = T(truncatingIfNeeded: v[lane]) }
 }

@@ -123,3 +123,30 @@ private func randomCase<T: QuantizedScalar>(_: T.Type, _ rng: inout SplitMix64, 
     #expect(ref == fast && rc == fc)
     #expect(abs(rc.low - low) <= 2 && abs(rc.high - high) <= 2 && rc.total == 65536)
 }
+
+/// The whole-vector `roundHalfEven8` (compare/blend clamp + magic-number round) equals the 4-lane
+/// rule `roundHalfEvenSmall(clampToRoundingRange(_))` lane for lane: ties both ways, ±2^22 and
+/// beyond, ±infinity, NaN, signed zeros, tiny values, and random floats across magnitudes.
+@Test func roundHalfEven8MatchesFourLaneRule() {
+    var values: [Float] = [0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999997, -0.49999997, 1e-30, -1e-30,
+                           4_194_303.5, -4_194_303.5, 4_194_304, -4_194_304, 4_194_304.5, 4_194_305, -4_194_305,
+                           8_388_607, 8_388_608, -8_388_608, 3e9, -3e9, .greatestFiniteMagnitude,
+                           -.greatestFiniteMagnitude, .infinity, -.infinity, .nan, -.nan, 127.5, 128.5, -128.5, 255.5]
+    var rng = SplitMix64(seed: 0x0DD_E7E2)
+    for _ in 0..<4000 {
+        let magnitude = Float(1 << rng.int(0, 24))
+        let value = Float(rng.int(-1 << 20, 1 << 20)) / Float(1 << 20) * magnitude
+        values.append(rng.bool() ? value : (value * 2).rounded(.towardZero) / 2)   // many exact ties
+    }
+    while values.count % 8 != 0 { values.append(0.5) }
+    var mismatches = 0
+    for start in stride(from: 0, to: values.count, by: 8) {
+        var v = SIMD8<Float>()
+        for lane in 0..<8 { v[lane] = values[start + lane] }
+        let fast = roundHalfEven8(v)
+        let low = roundHalfEvenSmall(clampToRoundingRange(v.lowHalf))
+        let high = roundHalfEvenSmall(clampToRoundingRange(v.highHalf))
+        if fast != SIMD8(lowHalf: low, highHalf: high) { mismatches += 1 }
+    }
+    #expect(mismatches == 0)
+}

@@ -225,6 +225,39 @@ private func checkRandom(_ g: Conv2DGeometry, _ rng: inout SplitMix64) -> String
         }
     }
 
+    /// Depthwise vector plane fills — stride 2 (phase split) and stride 1: input widths around the 8-
+    /// and 16-position chunk thresholds, pads 0–2 and both parities, so chunks end on even and odd
+    /// bytes and the last chunk overlaps; signed and unsigned inputs, kernel widths 1, 3, 4.
+    @Test func depthwiseVectorPlaneFillsMatchReference() {
+        var rng = SplitMix64(seed: 0x5721_D2)
+        var failures: [String] = []
+        for inWidth in [1, 2, 7, 14, 15, 16, 17, 18, 23, 24, 30, 31, 32, 33, 34, 47, 48, 49, 64, 65, 97] {
+          for strideWidth in [2, 1] {
+            for padLeft in 0...2 {
+                for kernelWidth in [1, 3, 4] {
+                    let padRight = rng.int(0, 2)
+                    let outWidth = int8OutputSize(inWidth, kernel: kernelWidth, stride: strideWidth, dilation: 1,
+                                                  padBefore: padLeft, padAfter: padRight)
+                    if outWidth == 0 { continue }
+                    let channels = rng.int(2, 4)
+                    let inHeight = rng.int(1, 5)
+                    let g = Conv2DGeometry(batch: 1, inChannels: channels, inHeight: inHeight, inWidth: inWidth,
+                                           outChannels: channels, outHeight: int8OutputSize(inHeight, kernel: 3, stride: 2,
+                                               dilation: 1, padBefore: 1, padAfter: 1), outWidth: outWidth,
+                                           kernelHeight: 3, kernelWidth: kernelWidth, strideHeight: 2, strideWidth: strideWidth,
+                                           dilationHeight: 1, dilationWidth: 1, padTop: 1, padLeft: padLeft, groups: channels)
+                    let hasBias = rng.bool(), perChannel = rng.bool()
+                    if let failure = checkConv(g, UInt8.self, Int8.self, UInt8.self, hasBias: hasBias,
+                                               perChannelZeros: perChannel, &rng) { failures.append(failure) }
+                    if let failure = checkConv(g, Int8.self, Int8.self, Int8.self, hasBias: hasBias,
+                                               perChannelZeros: perChannel, &rng) { failures.append(failure) }
+                }
+            }
+          }
+        }
+        #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(3))")
+    }
+
     /// A 2x2 convolution over a 3x3 UInt8 image, worked by hand.
     @Test func handComputedTwoByTwo() {
         // x (zero point 10) − 10:  [[0, 1, 2], [3, 4, 5], [6, 7, 8]] stored as +10.
