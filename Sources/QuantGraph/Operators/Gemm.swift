@@ -72,7 +72,14 @@ public struct GemmOperator: Operator {
         let c = UnsafePointer(bd.input(2).floats())
         let count = cShape.reduce(1, *)
         if isColumnBias(g) {
-            // bias[j] = beta·C[j]; a scalar C is repeated over N.
+            // bias[j] = beta·C[j]; a scalar C is repeated over N. Computed once at load when C is a constant.
+            if let constant = bd.input(2).constant?.scalars(as: Float.self) {
+                let bias = FloatBuffer((0..<n).map { beta * constant[count == 1 ? 0 : $0] })
+                return {
+                    GemmFloat.run(m: m, n: n, k: k, a: a, aRowStride: aRow, aColStride: aCol, b: b, bRowStride: bRow, bColStride: bCol,
+                                  output: y, alpha: alpha, bias: bias.pointer, clamp: clamp, scratch: gemmScratch)
+                }
+            }
             return {
                 for j in 0..<n { extra[j] = beta * c[count == 1 ? 0 : j] }
                 GemmFloat.run(m: m, n: n, k: k, a: a, aRowStride: aRow, aColStride: aCol, b: b, bRowStride: bRow, bColStride: bCol,
