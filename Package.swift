@@ -13,6 +13,9 @@ let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"]), 
 let kernelSettings: [SwiftSetting] = []
 #endif
 
+// Per-frame code the tests drive through thousands of frames is optimised in debug builds too.
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "QuantWatch",
     products: [
@@ -34,7 +37,9 @@ let package = Package(
         .target(name: "QuantKernels", swiftSettings: kernelSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
         // Tensors, graph IR, shape inference, folding, memory plan, executor.
-        .target(name: "QuantGraph", dependencies: ["QuantKernels"]),
+        // Optimised in debug builds too: its step closures call the generic kernels, and the tests run
+        // real models through them (the monitoring tests replay thousands of frames).
+        .target(name: "QuantGraph", dependencies: ["QuantKernels"], swiftSettings: optimisedInDebug),
 
         // Generated from onnx.proto by scripts/generate-onnx-proto.sh; never edited by hand.
         .target(
@@ -59,6 +64,10 @@ let package = Package(
 
         // METRICS.md: comparisons, layer matching, frame metrics, aggregation (QuantGraph only).
         .target(name: "QuantMetrics", dependencies: ["QuantGraph"]),
+
+        // The per-frame monitoring pipeline: int8 run, shadow scheduling, float run, windows,
+        // baseline, detectors, events. No MQTT, SQLite or config.
+        .target(name: "Monitor", dependencies: ["ONNXImport", "QuantGraph", "QuantKernels", "QuantMetrics"], swiftSettings: optimisedInDebug),
 
         // MARK: - System libraries (C shims)
 
@@ -93,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "quantwatch",
             dependencies: [
-                "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Evaluation", "MetricStore", "MQTTLink", "AllocationCounter",
+                "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Evaluation", "MetricStore", "MQTTLink", "AllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -114,5 +123,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources", "AllocationCounter"]),
         // Hand-computed metric values; layer matching on the fixture models' tensor names.
         .testTarget(name: "QuantMetricsTests", dependencies: ["QuantMetrics", "TestSupport", "AllocationCounter"]),
+        // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
+        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
     ]
 )

@@ -30,14 +30,6 @@ public final class Evaluator {
     let matches: [LayerPair]
     let unmatched: (float: [String], int8: [String])
 
-    struct LayerPair {
-        var floatTensor: String
-        var int8Tensor: String
-        var afterActivation: String?
-        /// The float tensor actually compared (the activation's output when the int8 model folded it).
-        var comparedFloat: String { afterActivation ?? floatTensor }
-    }
-
     public init(int8 int8URL: URL, reference referenceURL: URL, options: EvaluationOptions = EvaluationOptions()) throws {
         self.int8URL = int8URL
         self.referenceURL = referenceURL
@@ -68,28 +60,10 @@ public final class Evaluator {
         }
     }
 
-    /// Matches produced tensors by name (QuantMetrics.LayerMatcher). When the float tensor's only
-    /// reader is a Relu or Clip whose output the int8 model does not have, the int8 model folded
-    /// that activation into its requantization: compare against the activation's output.
+    /// Matched tensors (QuantMetrics.ModelPairing) and what stayed unmatched.
     static func matchLayers(float: Graph, int8: Graph) -> ([LayerPair], (float: [String], int8: [String])) {
-        let floatNames = float.nodes.flatMap { $0.outputs.map { float[$0].name } }
-        let int8Names = int8.nodes.flatMap { node in
-            node.outputs.filter { int8[$0].type?.dataType.isQuantized ?? false }.map { int8[$0].name }
-        }
-        let result = LayerMatcher.match(float: floatNames, quantized: int8Names)
-        let matchedFloat = Set(result.matches.map(\.floatName))
-        var consumers: [String: [Node]] = [:]
-        for node in float.nodes { for case let input? in node.inputs { consumers[float[input].name, default: []].append(node) } }
-        let pairs = result.matches.map { match -> LayerPair in
-            var pair = LayerPair(floatTensor: match.floatName, int8Tensor: match.int8Name)
-            if let readers = consumers[match.floatName], readers.count == 1,
-               readers[0].op is ClipOperator || (readers[0].op as? UnaryOperator)?.asClamp != nil {
-                let activated = float[readers[0].outputs[0]].name
-                if !matchedFloat.contains(activated) { pair.afterActivation = activated }
-            }
-            return pair
-        }
-        return (pairs, (result.unmatchedFloat, result.unmatchedInt8))
+        let result = ModelPairing.matchLayers(float: float, int8: int8)
+        return (result.pairs, (result.unmatchedFloat, result.unmatchedInt8))
     }
 
     /// Runs both models over `frames` (each shaped like the models' single input) and builds the report.
@@ -188,8 +162,7 @@ public final class Evaluator {
     }
 
     func isGraphInputQuantizer(_ model: CompiledModel, _ info: CompiledModel.CounterInfo) -> Bool {
-        guard let p = model.graph.producer(of: info.tensor), let input = model.graph.nodes[p].inputs.first ?? nil else { return false }
-        return model.graph.inputs.contains(input)
+        SaturationReader.isGraphInputQuantizer(model, info)
     }
 
     func inputOutOfRange(_ model: CompiledModel) -> Double? {

@@ -8,7 +8,7 @@ import QuantMetrics
 /// produce the tensor, re-run on the int8 model's dequantized inputs).
 final class LayerRunner {
     struct Layer {
-        var pair: Evaluator.LayerPair
+        var pair: LayerPair
         var node: String
         var opType: String
         var scale: Float?

@@ -104,12 +104,10 @@ public func nearestRankPercentile(_ values: [Double], _ p: Double) -> Double? {
 /// (a ring): the percentiles then describe those; `max` and `count` still cover every sample added.
 /// Percentiles are nearest-rank (see `nearestRankPercentile`). Not thread-safe: one per pipeline.
 public final class LatencyRecorder {
-    public let capacity: Int
-    private let samples: UnsafeMutablePointer<Double>
-    private let scratch: UnsafeMutablePointer<Double>
-    private var next = 0
+    private let ring: SampleRing
+    public var capacity: Int { ring.capacity }
     /// Samples kept (≤ capacity).
-    public private(set) var stored = 0
+    public var stored: Int { ring.stored }
     /// Samples added since the last reset (may exceed capacity).
     public private(set) var count = 0
     /// The largest sample added since the last reset (exact even beyond capacity).
@@ -117,31 +115,21 @@ public final class LatencyRecorder {
 
     public init(capacity: Int) {
         precondition(capacity > 0, "latency capacity must be positive")
-        self.capacity = capacity
-        samples = .allocate(capacity: capacity)
-        scratch = .allocate(capacity: capacity)
-    }
-
-    deinit {
-        samples.deallocate()
-        scratch.deallocate()
+        ring = SampleRing(capacity: capacity)
     }
 
     /// Records one latency in milliseconds. Non-finite or negative values are ignored (a clock
     /// glitch must not poison a window). No allocation.
     public func add(_ milliseconds: Double) {
         guard milliseconds.isFinite, milliseconds >= 0 else { return }
-        samples[next] = milliseconds
-        next = next + 1 == capacity ? 0 : next + 1
-        stored = Swift.min(stored + 1, capacity)
+        ring.add(milliseconds)
         maximum = count == 0 ? milliseconds : Swift.max(maximum, milliseconds)
         count += 1
     }
 
     /// Empties the window (keeps the buffers).
     public func reset() {
-        next = 0
-        stored = 0
+        ring.reset()
         count = 0
         maximum = 0
     }
@@ -149,13 +137,8 @@ public final class LatencyRecorder {
     /// p50 / p95 / p99 (nearest rank over the kept samples) and the max (over all samples);
     /// nil when the window is empty. No allocation.
     public func percentiles() -> LatencyPercentiles? {
-        guard stored > 0 else { return nil }
-        scratch.update(from: samples, count: stored)
-        let sorted = UnsafeMutableBufferPointer(start: scratch, count: stored)
-        heapSort(sorted)
-        let view = UnsafeBufferPointer(sorted)
-        return LatencyPercentiles(p50: nearestRankPercentile(view, 50)!, p95: nearestRankPercentile(view, 95)!,
-                                  p99: nearestRankPercentile(view, 99)!, max: maximum)
+        guard let p50 = ring.percentile(50), let p95 = ring.percentile(95), let p99 = ring.percentile(99) else { return nil }
+        return LatencyPercentiles(p50: p50, p95: p95, p99: p99, max: maximum)
     }
 }
 

@@ -1,0 +1,47 @@
+// What the monitoring pipeline reports besides windows: state changes, with their cause.
+import QuantMetrics
+
+/// One tensor's recent saturation, for an event's cause.
+public struct TensorSaturation: Sendable, Codable, Equatable {
+    public var tensor: String
+    /// Recent fraction of its elements saturated (high + low; EWMA over frames, λ = 0.1).
+    public var fraction: Double
+
+    public init(tensor: String, fraction: Double) {
+        self.tensor = tensor
+        self.fraction = fraction
+    }
+}
+
+/// A monitoring event (the body of an `events` document; docs/documents.md).
+public struct MonitorEvent: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        /// A detector changed state (`detector`, `from`, `to`).
+        case driftState = "drift_state"
+        /// The baseline is complete; detectors run from now on (persist `baseline` with the model).
+        case baselineReady = "baseline_ready"
+    }
+
+    public var kind: Kind
+    public var tsMs: Int64
+    public var detector: DetectorName?
+    public var from: DriftState?
+    public var to: DriftState?
+    /// The device's state (the worst detector's) after the event.
+    public var state: DriftState
+    /// The detector statistic (CUSUM S or EWMA z, in σ) at the transition.
+    public var statistic: Double?
+    /// The metric's baseline mean and standard deviation, and its recent value.
+    public var baselineMean: Double?
+    public var baselineSd: Double?
+    public var recent: Double?
+    /// The most saturated int8 tensors right now.
+    public var saturating: [TensorSaturation]
+    /// One sentence: which metric, which direction, by how much.
+    public var cause: String
+
+    enum CodingKeys: String, CodingKey {
+        case kind, tsMs = "ts_ms", detector, from, to, state, statistic, baselineMean = "baseline_mean", baselineSd = "baseline_sd"
+        case recent, saturating, cause
+    }
+}
