@@ -69,6 +69,9 @@ let package = Package(
         // baseline, detectors, events. No MQTT, SQLite or config.
         .target(name: "Monitor", dependencies: ["ONNXImport", "QuantGraph", "QuantKernels", "QuantMetrics"], swiftSettings: optimisedInDebug),
 
+        // The published documents (PRODUCT.md topics; docs/documents.md): envelope, metrics, events.
+        .target(name: "Documents", dependencies: ["Monitor", "QuantMetrics"]),
+
         // MARK: - System libraries (C shims)
 
         .systemLibrary(
@@ -102,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "quantwatch",
             dependencies: [
-                "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Evaluation", "MetricStore", "MQTTLink", "AllocationCounter",
+                "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Documents", "Evaluation", "MetricStore", "MQTTLink", "AllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -124,6 +127,7 @@ let package = Package(
         // Hand-computed metric values; layer matching on the fixture models' tensor names.
         .testTarget(name: "QuantMetricsTests", dependencies: ["QuantMetrics", "TestSupport", "AllocationCounter"]),
         // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
+        .testTarget(name: "DocumentsTests", dependencies: ["Documents", "Monitor", "QuantMetrics"]),
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
     ]
 )

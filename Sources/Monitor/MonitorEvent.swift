@@ -40,6 +40,23 @@ public struct MonitorEvent: Sendable, Codable, Equatable {
     /// One sentence: which metric, which direction, by how much.
     public var cause: String
 
+    public init(kind: Kind, tsMs: Int64, detector: DetectorName? = nil, from: DriftState? = nil, to: DriftState? = nil,
+                state: DriftState, statistic: Double? = nil, baselineMean: Double? = nil, baselineSd: Double? = nil,
+                recent: Double? = nil, saturating: [TensorSaturation] = [], cause: String) {
+        self.kind = kind
+        self.tsMs = tsMs
+        self.detector = detector
+        self.from = from
+        self.to = to
+        self.state = state
+        self.statistic = statistic
+        self.baselineMean = baselineMean
+        self.baselineSd = baselineSd
+        self.recent = recent
+        self.saturating = saturating
+        self.cause = cause
+    }
+
     enum CodingKeys: String, CodingKey {
         case kind, tsMs = "ts_ms", detector, from, to, state, statistic, baselineMean = "baseline_mean", baselineSd = "baseline_sd"
         case recent, saturating, cause

@@ -225,13 +225,16 @@ public struct WindowSummary: Sendable, Codable, Equatable {
     public struct Shadowed: Sendable, Codable, Equatable {
         public var uniform: Int
         public var triggered: Int
+        public init(uniform: Int, triggered: Int) { self.uniform = uniform; self.triggered = triggered }
     }
     public struct Mean: Sendable, Codable, Equatable {
         public var mean: Double
+        public init(mean: Double) { self.mean = mean }
     }
     public struct SQNR: Sendable, Codable, Equatable {
         public var mean: Double
         public var p5: Double
+        public init(mean: Double, p5: Double) { self.mean = mean; self.p5 = p5 }
     }
     public struct SaturationSummary: Sendable, Codable, Equatable {
         /// The largest window-level fraction over the int8 tensors (high + low, floors excluded).
@@ -241,12 +244,24 @@ public struct WindowSummary: Sendable, Codable, Equatable {
         /// The (up to) three most saturated tensors by name → fraction.
         public var top: [String: Double]
 
+        public init(max: Double, frameMax: Double, top: [String: Double]) {
+            self.max = max
+            self.frameMax = frameMax
+            self.top = top
+        }
+
         enum CodingKeys: String, CodingKey { case max, frameMax = "frame_max", top }
     }
     public struct Triggered: Sendable, Codable, Equatable {
         public var frames: Int
         public var sqnrDbMean: Double
         public var top1Agree: Double?
+
+        public init(frames: Int, sqnrDbMean: Double, top1Agree: Double?) {
+            self.frames = frames
+            self.sqnrDbMean = sqnrDbMean
+            self.top1Agree = top1Agree
+        }
 
         enum CodingKeys: String, CodingKey { case frames, sqnrDbMean = "sqnr_db_mean", top1Agree = "top1_agree" }
     }
