@@ -96,7 +96,7 @@ extension MetricStore {
             try Schema.migrate(connection)
             return connection
         } catch {
-            connection.close()
+            connection.closeWithoutCheckpoint()
             throw error
         }
     }
@@ -106,7 +106,7 @@ extension MetricStore {
         do {
             return (try body(), nil)
         } catch let error as SQLiteError where error.isCorruption {
-            connection.close()
+            connection.closeWithoutCheckpoint()
             let damage = Damage(error, path: options.path)!
             let (fresh, recovery) = try Self.replaceDamagedFile(options, damage: damage, nowMs: now())
             connection = fresh
@@ -157,8 +157,12 @@ extension MetricStore {
 
     /// The damaged file's next seq, if its counter or outbox can still be read.
     private static func salvageNextSeq(_ path: String) -> Int64? {
-        guard let old = try? SQLiteConnection(path: path, readOnly: true) else { return nil }
-        defer { old.close() }
+        // Read-write (a read-only connection cannot open a WAL file whose -shm is gone) but
+        // query_only, and closed without a checkpoint: the moved file is not modified. With
+        // writable_schema SQLite reads a truncated file's surviving pages instead of refusing it.
+        guard let old = try? SQLiteConnection(path: path, create: false) else { return nil }
+        defer { old.closeWithoutCheckpoint() }
+        guard (try? old.exec("PRAGMA query_only = ON; PRAGMA writable_schema = ON")) != nil else { return nil }
         let counter = (try? old.int64("SELECT value FROM counters WHERE name = 'next_seq'")) ?? nil
         let highest = (try? old.int64("SELECT max(seq) FROM outbox")) ?? nil
         let next = max(counter ?? 0, (highest ?? 0) + 1)

@@ -35,11 +35,10 @@ final class SQLiteConnection {
     private var handle: OpaquePointer?
     private var statements: [String: SQLiteStatement] = [:]
 
-    /// Opens (by default creating) the database at `path`.
-    init(path: String, readOnly: Bool = false, create: Bool = true) throws {
+    /// Opens for reading and writing (and by default creates) the database at `path`.
+    init(path: String, create: Bool = true) throws {
         self.path = path
-        var flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
-        if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
+        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         if rc != SQLITE_OK {
@@ -60,6 +59,14 @@ final class SQLiteConnection {
         statements.removeAll()
         if let handle { sqlite3_close_v2(handle) }
         handle = nil
+    }
+
+    /// Closes without the checkpoint SQLite makes when the last connection to a file closes, so
+    /// the main file is not written and the -wal and -shm files stay as they are (for a damaged
+    /// file that is being moved aside, or one that is refused).
+    func closeWithoutCheckpoint() {
+        if let handle { _ = csqlite_db_config_int(handle, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1) }
+        close()
     }
 
     var isOpen: Bool { handle != nil }
