@@ -125,5 +125,9 @@ let package = Package(
         .testTarget(name: "QuantMetricsTests", dependencies: ["QuantMetrics", "TestSupport", "AllocationCounter"]),
         // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
+        // Real SQLite files in a temporary directory; the kill test SIGKILLs `metricstore-stress`.
+        .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "metricstore-stress"]),
+        // The kill test's child: commits batches in a loop, printing each committed seq range.
+        .executableTarget(name: "metricstore-stress", dependencies: ["MetricStore"], path: "Tests/MetricStoreStress"),
     ]
 )
