@@ -129,5 +129,10 @@ let package = Package(
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "metricstore-stress"]),
         // The kill test's child: commits batches in a loop, printing each committed seq range.
         .executableTarget(name: "metricstore-stress", dependencies: ["MetricStore"], path: "Tests/MetricStoreStress"),
+
+        // MARK: - Benchmarks
+
+        // MetricStore outbox throughput on this machine: batched inserts, deliveries (docs/store.md).
+        .executableTarget(name: "metricstore-bench", dependencies: ["MetricStore"], path: "Benchmarks/MetricStoreBench"),
     ]
 )
