@@ -1,6 +1,8 @@
 // metricstore-stress: the child process MetricStoreTests' kill test SIGKILLs at random moments.
 //
 //   metricstore-stress DB_PATH [SEED]
+//   metricstore-stress --open DB_PATH      (opens the store once and prints `recovery <reason> <moved to>`
+//                                           or `no recovery`: the permission test runs it as another user)
 //
 // Opens the store and commits batches in a loop, forever: a window row, 1–4 documents, sometimes
 // an event, a shadow sample (the store keeps 20). After each commit returns it prints
@@ -70,10 +72,16 @@ func run(path: String, seed: UInt64) throws -> Never {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
-    emit("usage: metricstore-stress DB_PATH [SEED]", to: 2)
+    emit("usage: metricstore-stress DB_PATH [SEED] | --open DB_PATH", to: 2)
     exit(2)
 }
 do {
+    if arguments[1] == "--open", arguments.count == 3 {
+        let store = try MetricStore(options: .init(path: arguments[2]))
+        emit(store.recovery.map { "recovery \($0.reason.rawValue) \($0.movedTo)" } ?? "no recovery")
+        try store.commit(.init(documents: [.init(topic: "metrics", tsMs: 0) { "\($0)" }]))
+        exit(0)
+    }
     try run(path: arguments[1], seed: arguments.count >= 3 ? UInt64(arguments[2]) ?? 1 : 1)
 } catch {
     emit("metricstore-stress: \(error)", to: 2)

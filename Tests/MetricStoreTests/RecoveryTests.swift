@@ -102,15 +102,35 @@ import Testing
         #expect(recovery.detail.contains("not a regular file"))
     }
 
-    @Test(.enabled(if: getuid() != 0, "root reads and writes files whatever their permissions"))
+    /// As root (which reads any file) the store is opened by `metricstore-stress --open` running as nobody.
+    @Test(.enabled(if: getuid() != 0 || FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs setpriv as root"))
     func aFileWithoutReadPermissionIsMovedAside() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("metrics.db")
         try filledStore(path)
         chmod(path, 0)
-        let store = try MetricStore(options: .init(path: path), now: TestClock().now)
-        let recovery = try #require(store.recovery)
-        try expectRecovered(store, recovery, reason: .unreadable, directory: directory, previousNextSeq: 1)
+        if getuid() != 0 {
+            let store = try MetricStore(options: .init(path: path), now: TestClock().now)
+            let recovery = try #require(store.recovery)
+            try expectRecovered(store, recovery, reason: .unreadable, directory: directory, previousNextSeq: 1)
+            return
+        }
+        chmod(directory.url.path, 0o777)
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        child.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", KillTests.stressBinary.path, "--open", path]
+        let output = Pipe()
+        child.standardOutput = output
+        try child.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.waitUntilExit()
+        #expect(child.terminationStatus == 0)
+        #expect(printed.hasPrefix("recovery unreadable \(path).corrupt-"), "\(printed)")
+        let moved = try #require(directory.files.first { $0.hasPrefix("metrics.db.corrupt-") })
+        #expect(try FileManager.default.attributesOfItem(atPath: directory.path(moved))[.posixPermissions] as? Int == 0)
+        // The new file at the path is a working store, written by the unprivileged process.
+        #expect(try query(path, "SELECT count(*) FROM outbox") == "1")
+        #expect(try query(path, "SELECT kind FROM events") == "store_recovered")
     }
 
     @Test func twoRecoveriesInTheSameSecondGetDistinctNames() throws {
