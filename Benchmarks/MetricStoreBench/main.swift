@@ -5,7 +5,7 @@
 //
 // First the disk: the latency of 64 fsyncs after a 4 KiB append in DIR (default: the system
 // temporary directory), because with synchronous=FULL every commit waits for one.
-// Then for each batch size (documents per commit: 1, 10, 100, 1000), R rounds (default 3), each on
+// Then for each batch size (documents per commit: 1, 10, 100, 1000), R rounds (default 5), each on
 // a new file in DIR: commit N documents of about BYTES each (default 20000 of 1024; a tenth of N
 // for batch size 1), then deliver them all as a publisher does — `pending(limit: B)` then
 // `markDelivered` of those B, for B = the same batch size. Then the cap's steady state: an 8 MiB
@@ -17,7 +17,7 @@ import MetricStore
 
 struct Arguments {
     var rows = 20_000
-    var rounds = 3
+    var rounds = 5
     var payload = 1024
     var synchronous = MetricStore.Synchronous.full
     var directory = FileManager.default.temporaryDirectory.path
