@@ -45,7 +45,7 @@ public final class MetricStore {
     var connection: SQLiteConnection
     var pageSize: Int64
 
-    /// Opens the store at `options.path`, creating the file and its directory entries if needed,
+    /// Opens the store at `options.path` (creating the file if needed; its directory must exist),
     /// migrating an older schema, and recovering from a damaged file.
     ///
     /// - Parameter now: the wall clock in Unix milliseconds (for event rows and recovery names).
