@@ -129,5 +129,14 @@ let package = Package(
         // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
         .testTarget(name: "DocumentsTests", dependencies: ["Documents", "Monitor", "QuantMetrics"]),
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
+        // Real SQLite files in a temporary directory; the kill test SIGKILLs `metricstore-stress`.
+        .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "metricstore-stress"]),
+        // The kill test's child: commits batches in a loop, printing each committed seq range.
+        .executableTarget(name: "metricstore-stress", dependencies: ["MetricStore"], path: "Tests/MetricStoreStress"),
+
+        // MARK: - Benchmarks
+
+        // MetricStore outbox throughput on this machine: batched inserts, deliveries (docs/store.md).
+        .executableTarget(name: "metricstore-bench", dependencies: ["MetricStore"], path: "Benchmarks/MetricStoreBench"),
     ]
 )
