@@ -27,6 +27,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: - Inference core
@@ -72,6 +73,9 @@ let package = Package(
         // The published documents (PRODUCT.md topics; docs/documents.md): envelope, metrics, events.
         .target(name: "Documents", dependencies: ["Monitor", "QuantMetrics"]),
 
+        // `quantwatch report`: what a device's buffer holds, as a table, JSON or one HTML file with SVG charts.
+        .target(name: "Reports", dependencies: ["Documents", "QuantMetrics"]),
+
         // MARK: - System libraries (C shims)
 
         .systemLibrary(
@@ -92,6 +96,11 @@ let package = Package(
         // libmosquitto: the MQTT link (the only target that touches MQTT).
         .target(name: "MQTTLink", dependencies: ["CMosquitto"]),
 
+        // MARK: - Daemon
+
+        // Wires the pieces: monitor → store (one transaction per window) → publisher.
+        .target(name: "QuantWatchDaemon", dependencies: ["Documents", "MetricStore", "Monitor", "QuantMetrics"]),
+
         // MARK: - Allocation counting
 
         // C: interposes malloc/calloc/realloc/memalign/aligned_alloc/posix_memalign for the whole
@@ -105,8 +114,10 @@ let package = Package(
         .executableTarget(
             name: "quantwatch",
             dependencies: [
-                "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Documents", "Evaluation", "MetricStore", "MQTTLink", "AllocationCounter",
+                "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Documents", "Reports", "Evaluation", "MetricStore", "MQTTLink",
+                "QuantWatchDaemon", "AllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 
@@ -126,8 +137,11 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources", "AllocationCounter"]),
         // Hand-computed metric values; layer matching on the fixture models' tensor names.
         .testTarget(name: "QuantMetricsTests", dependencies: ["QuantMetrics", "TestSupport", "AllocationCounter"]),
-        // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
+        // Report rendering (table, JSON, HTML with SVG charts) from hand-made windows.
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Documents", "QuantMetrics"]),
+        // Document shapes: envelope, top-level metric objects, timestamps.
         .testTarget(name: "DocumentsTests", dependencies: ["Documents", "Monitor", "QuantMetrics"]),
+        // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
         // Real SQLite files in a temporary directory; the kill test SIGKILLs `metricstore-stress`.
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "metricstore-stress"]),

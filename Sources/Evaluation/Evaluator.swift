@@ -117,7 +117,7 @@ public final class Evaluator {
             outputs: zip(outputNames, outputAccumulators).map { EvaluationReport.Output(name: $0, summary: $1.summary) },
             accuracy: nil, layers: nil, unmatchedFloat: nil, unmatchedInt8: nil, sensitivity: [],
             sensitivityFrames: min(options.sensitivityFrames, frames.count), sensitivityBaselineSqnrDb: nil,
-            saturation: saturation(int8Model, activationFloors: Set(matches.filter { $0.afterActivation != nil }.map(\.int8Tensor))),
+            saturation: saturation(int8Model, activationFloors: Set(matches.filter(\.foldedActivation).map(\.int8Tensor))),
             inputOutOfRange: inputOutOfRange(int8Model))
         if let labels, !labels.isEmpty {
             let n = min(labels.count, frames.count)

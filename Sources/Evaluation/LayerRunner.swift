@@ -139,7 +139,7 @@ final class LayerRunner {
                 accumulated: accumulated, local: local, rmseOverScale: (local ?? accumulated).rmseOverScaleMean,
                 saturationHigh: saturationByTensor[layer.pair.int8Tensor]?.high,
                 // Below the floor of a Relu/Clip the quantizer folded into this tensor is the activation, not saturation.
-                saturationLow: layer.pair.afterActivation == nil ? saturationByTensor[layer.pair.int8Tensor]?.low : nil,
+                saturationLow: !layer.pair.foldedActivation ? saturationByTensor[layer.pair.int8Tensor]?.low : nil,
                 weightSqnrDb: layer.weightSqnrDb, afterActivation: layer.pair.afterActivation)
         }
         rows.sort { ($0.local?.nl2Mean ?? $0.accumulated.nl2Mean ?? 0) > ($1.local?.nl2Mean ?? $1.accumulated.nl2Mean ?? 0) }

@@ -10,6 +10,8 @@ public enum MetricStoreError: Error, Sendable, Equatable, CustomStringConvertibl
     case invalidOptions(String)
     /// `setBaseline` / `activateModel` named a model the store does not hold.
     case unknownModel(sha256: String)
+    /// A file read with `MetricStoreReader` is missing, damaged or unreadable (it is left as it is).
+    case unreadable(path: String, reason: String)
     /// The damaged file could not be moved aside (e.g. the directory is not writable).
     case cannotMoveAside(path: String, to: String, errno: Int32)
 
@@ -24,6 +26,8 @@ public enum MetricStoreError: Error, Sendable, Equatable, CustomStringConvertibl
             "invalid metric store options: \(message)"
         case let .unknownModel(sha256):
             "no model with sha256 \(sha256) in the metric store"
+        case let .unreadable(path, reason):
+            "cannot read the metric store \(path): \(reason)"
         case let .cannotMoveAside(path, to, errno):
             "cannot move the damaged metric store \(path) aside to \(to): errno \(errno)"
         }

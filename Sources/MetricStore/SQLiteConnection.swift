@@ -35,12 +35,15 @@ final class SQLiteConnection {
     private var handle: OpaquePointer?
     private var statements: [String: SQLiteStatement] = [:]
 
-    /// Opens for reading and writing (and by default creates) the database at `path`.
-    init(path: String, create: Bool = true) throws {
+    /// Opens for reading and writing (and by default creates) the database at `path`; with
+    /// `readOnly`, for reading only (never creates, never writes; `immutable` also ignores locks and
+    /// any WAL: for a file copied off a device without its -wal/-shm).
+    init(path: String, create: Bool = true, readOnly: Bool = false, immutable: Bool = false) throws {
         self.path = path
-        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
+        let flags = readOnly ? SQLITE_OPEN_READONLY | (immutable ? SQLITE_OPEN_URI : 0) : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let name = immutable ? "file:" + (path.addingPercentEncodingForURI()) + "?immutable=1" : path
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
         if rc != SQLITE_OK {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
             let code = db.map { sqlite3_extended_errcode($0) } ?? rc
@@ -289,3 +292,21 @@ final class SQLiteStatement {
 
 /// SQLITE_TRANSIENT: SQLite copies the bound bytes before the bind call returns.
 private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+extension String {
+    /// The path as a `file:` URI path (percent-encoding what a URI reserves; no Foundation).
+    func addingPercentEncodingForURI() -> String {
+        var out = ""
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".utf8)
+                out += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+            }
+        }
+        return out
+    }
+}

@@ -198,7 +198,7 @@ public final class Monitor {
     }
 
     private func topSaturating(_ count: Int) -> [TensorSaturation] {
-        recentSaturation.indices.filter { recentSaturation[$0] > 0 }
+        recentSaturation.indices.filter { recentSaturation[$0] >= 0.0005 }   // what rounds to 0.0 % is not "saturating"
             .sorted { recentSaturation[$0] > recentSaturation[$1] }
             .prefix(count)
             .map { TensorSaturation(tensor: saturationReader.tensors[$0], fraction: recentSaturation[$0]) }

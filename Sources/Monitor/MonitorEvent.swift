@@ -20,6 +20,10 @@ public struct MonitorEvent: Sendable, Codable, Equatable {
         case driftState = "drift_state"
         /// The baseline is complete; detectors run from now on (persist `baseline` with the model).
         case baselineReady = "baseline_ready"
+        /// The store's byte cap dropped undelivered documents (`cause` says how many, which seqs).
+        case bufferOverflow = "buffer_overflow"
+        /// The store's file was damaged, moved aside, and a fresh one started (`cause` says where).
+        case storeRecovered = "store_recovered"
     }
 
     public var kind: Kind
@@ -27,8 +31,9 @@ public struct MonitorEvent: Sendable, Codable, Equatable {
     public var detector: DetectorName?
     public var from: DriftState?
     public var to: DriftState?
-    /// The device's state (the worst detector's) after the event.
-    public var state: DriftState
+    /// The device's drift state (the worst detector's) after the event; nil for events that are
+    /// not about drift.
+    public var state: DriftState?
     /// The detector statistic (CUSUM S or EWMA z, in σ) at the transition.
     public var statistic: Double?
     /// The metric's baseline mean and standard deviation, and its recent value.
@@ -41,7 +46,7 @@ public struct MonitorEvent: Sendable, Codable, Equatable {
     public var cause: String
 
     public init(kind: Kind, tsMs: Int64, detector: DetectorName? = nil, from: DriftState? = nil, to: DriftState? = nil,
-                state: DriftState, statistic: Double? = nil, baselineMean: Double? = nil, baselineSd: Double? = nil,
+                state: DriftState? = nil, statistic: Double? = nil, baselineMean: Double? = nil, baselineSd: Double? = nil,
                 recent: Double? = nil, saturating: [TensorSaturation] = [], cause: String) {
         self.kind = kind
         self.tsMs = tsMs

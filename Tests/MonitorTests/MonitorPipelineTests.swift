@@ -74,6 +74,23 @@ import Testing
         #expect(counted.inputOutOfRange != nil)
     }
 
+    @Test func reluRemovedByTheQDQQuantizerIsAFloorToo() throws {
+        // digits QDQ: onnxruntime removed Relu and named the Conv's int8 output after it, zero point −128.
+        let models = try MonitorFixtures.models("digits", "int8.qdq")
+        #expect(models.activationFloors.contains("/relu1/Relu_output_0_QuantizeLinear_Output"))
+        let frames = try MonitorFixtures.frames("digits", "heldout", input: models.int8.inputs[0].type)
+        let reader = SaturationReader(model: models.int8, activationFloors: models.activationFloors)
+        var worst = 0.0
+        for frame in frames.prefix(50) {
+            frame.withUnsafeBytes { models.int8.inputBuffer(0).copyMemory(from: $0) }
+            models.int8.resetCounters()
+            models.int8.run()
+            let s = reader.read(models.int8)
+            if s.maxTensor >= 0, reader.tensors[s.maxTensor].hasPrefix("/relu") { worst = max(worst, s.max) }
+        }
+        #expect(worst < 0.05)   // was ≈ 0.45: ReLU's negatives counted as low saturation
+    }
+
     @Test func driftEventNamesTheMetricAndTheSaturatingTensors() throws {
         let models = try MonitorFixtures.models("digits", "int8.qop")
         let input = models.int8.inputs[0].type
