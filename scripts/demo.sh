@@ -34,5 +34,14 @@ step "Latency, throughput and memory of the int8 model on this machine" \
 step "The handwritten-digits model, its outputs saved as .npy" \
     "$qw" infer Fixtures/digits/model.fp32.onnx --input input=Fixtures/digits/frames/0000.npy --save "$out"
 ls -l "$out"
+step "The drift monitor on recorded frames: 45 s clean, 45 s with a strong brightness shift, 90 s clean again, into a metric buffer" \
+    "$qw" replay --model Fixtures/digits/model.int8.qop.onnx --reference Fixtures/digits/model.fp32.onnx \
+    --frames Fixtures/digits/heldout.npy --frames Fixtures/digits/drift/brightness-3.npy --frames Fixtures/digits/heldout.npy \
+    --repeat 2 --db "$out/metrics.db" --device demo-01 --start 2h
+step "What the buffer holds: windows, drift states, events, the model and its baseline" \
+    "$qw" report --db "$out/metrics.db"
+mkdir -p .build
+step "The same as one HTML file with charts (open it in a browser)" \
+    "$qw" report --db "$out/metrics.db" --format html --output .build/demo-report.html
 echo
-echo "Next: the drift monitor, the SQLite buffer, MQTT and the daemon (quantwatch run)."
+echo "Next: MQTT publishing and commands, and the daemon (quantwatch run)."
