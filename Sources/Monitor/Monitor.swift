@@ -57,6 +57,9 @@ public final class Monitor {
     private var transitions: [(DetectorName, DriftState, DriftState)] = []
     private var pendingWindows: [WindowSummary] = []
     private var pendingEvents: [MonitorEvent] = []
+    private var pendingSamples: [ShadowSample] = []
+    /// Shadow samples kept between two `takeShadowSamples()` calls (the oldest are dropped).
+    public var shadowSampleLimit = 64
     private let clock = ContinuousClock()
     /// Frames processed since the monitor started.
     public private(set) var frameCount = 0
@@ -151,6 +154,14 @@ public final class Monitor {
             comparison = c
             let stream: ShadowStream = decision == .uniform ? .uniform : .triggered
             window.addShadow(c, stream: stream, int8LatencyMs: latencyMs, floatLatencyMs: floatMs)
+            let floatClass = models.classes != nil ? Comparison.argmax(floatOut) : -1
+            if stream == .triggered || floatClass != topClass {
+                if pendingSamples.count >= shadowSampleLimit { pendingSamples.removeFirst() }
+                pendingSamples.append(ShadowSample(tsMs: timeMs, stream: stream, comparison: c, int8Class: topClass, floatClass: floatClass,
+                                                   saturation: saturation.max,
+                                                   saturatedTensor: saturation.maxTensor >= 0 ? saturationReader.tensors[saturation.maxTensor] : nil,
+                                                   inputOutOfRange: saturation.inputOutOfRange))
+            }
             if stream == .uniform {
                 transitions.removeAll(keepingCapacity: true)
                 if tracker.addShadow(c, floatLatencyMs: floatMs, transitions: &transitions) { baselineCompleted(timeMs: timeMs) }
@@ -180,6 +191,12 @@ public final class Monitor {
     public func takeWindows() -> [WindowSummary] {
         defer { pendingWindows.removeAll() }
         return pendingWindows
+    }
+
+    /// Shadow samples (triggered frames, top-1 disagreements) since the last call, oldest first.
+    public func takeShadowSamples() -> [ShadowSample] {
+        defer { pendingSamples.removeAll() }
+        return pendingSamples
     }
 
     /// Events since the last call, oldest first.

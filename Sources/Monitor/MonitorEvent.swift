@@ -67,3 +67,23 @@ public struct MonitorEvent: Sendable, Codable, Equatable {
         case recent, saturating, cause
     }
 }
+
+/// A shadowed frame kept for diagnosis (the store keeps a bounded number): every triggered frame, and
+/// uniform frames where int8 and float disagree on the top class.
+public struct ShadowSample: Sendable, Codable, Equatable {
+    public var tsMs: Int64
+    public var stream: ShadowStream
+    public var comparison: TensorComparison
+    /// Top class of the int8 and of the float output (−1 when not a classifier).
+    public var int8Class: Int
+    public var floatClass: Int
+    /// The frame's largest saturation and the tensor it was in.
+    public var saturation: Double
+    public var saturatedTensor: String?
+    public var inputOutOfRange: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case tsMs = "ts_ms", stream, comparison, int8Class = "int8_class", floatClass = "float_class", saturation
+        case saturatedTensor = "saturated_tensor", inputOutOfRange = "input_out_of_range"
+    }
+}

@@ -41,8 +41,10 @@ public final class MetricRecorder {
     /// with the events that happened before its end; remaining events in one more. Persists the
     /// baseline when `baselineReady` is among the events.
     @discardableResult
-    public func record(windows: [WindowSummary], events: [MonitorEvent], baseline: Baseline?) throws -> [MetricStore.CommitResult] {
+    public func record(windows: [WindowSummary], events: [MonitorEvent], samples: [ShadowSample] = [],
+                       baseline: Baseline?) throws -> [MetricStore.CommitResult] {
         var pendingEvents = carried + events
+        var pendingSamples = samples
         carried = []
         var results: [MetricStore.CommitResult] = []
         if let baseline, events.contains(where: { $0.kind == .baselineReady }) {
@@ -51,13 +53,17 @@ public final class MetricRecorder {
         for window in windows {
             let mine = pendingEvents.filter { $0.tsMs <= window.endMs }
             pendingEvents.removeAll { $0.tsMs <= window.endMs }
-            results.append(try commit(window: window, events: mine))
+            let kept = pendingSamples.filter { $0.tsMs <= window.endMs }
+            pendingSamples.removeAll { $0.tsMs <= window.endMs }
+            results.append(try commit(window: window, events: mine, samples: kept))
         }
-        if !pendingEvents.isEmpty { results.append(try commit(window: nil, events: pendingEvents)) }
+        if !pendingEvents.isEmpty || !pendingSamples.isEmpty {
+            results.append(try commit(window: nil, events: pendingEvents, samples: pendingSamples))
+        }
         return results
     }
 
-    private func commit(window: WindowSummary?, events: [MonitorEvent]) throws -> MetricStore.CommitResult {
+    private func commit(window: WindowSummary?, events: [MonitorEvent], samples: [ShadowSample]) throws -> MetricStore.CommitResult {
         let device = device, model = model
         var documents: [MetricStore.Document] = []
         var rows: [MetricStore.EventRow] = []
@@ -81,7 +87,8 @@ public final class MetricRecorder {
                                                         model: model, event: event))
             })
         }
-        let result = try store.commit(.init(window: windowRow, documents: documents, events: rows))
+        let sampleRows = try samples.map { MetricStore.SampleRow(tsMs: $0.tsMs, modelSHA256: model.sha256, json: try DocumentCoding.encode($0)) }
+        let result = try store.commit(.init(window: windowRow, documents: documents, events: rows, shadowSamples: sampleRows))
         if let dropped = result.dropped {
             droppedTotal += dropped.count
             carried.append(MonitorEvent(kind: .bufferOverflow, tsMs: window?.endMs ?? MetricStore.wallClockMilliseconds(),

@@ -81,7 +81,8 @@ struct ReplayCommand: ParsableCommand {
                         index += 1
                         let closed = monitor.takeWindows(), happened = monitor.takeEvents()
                         if !closed.isEmpty || !happened.isEmpty {
-                            committed += try recorder.record(windows: closed, events: happened, baseline: monitor.baseline).count
+                            committed += try recorder.record(windows: closed, events: happened, samples: monitor.takeShadowSamples(),
+                                                                 baseline: monitor.baseline).count
                             events += happened
                         }
                         if index % 1000 == 0 || index == total {
@@ -92,11 +93,13 @@ struct ReplayCommand: ParsableCommand {
             }
             monitor.flush(timeMs: startMs + Int64((Double(index) * 1000 / fps).rounded()))
             let last = monitor.takeEvents()
-            committed += try recorder.record(windows: monitor.takeWindows(), events: last, baseline: monitor.baseline).count
+            committed += try recorder.record(windows: monitor.takeWindows(), events: last, samples: monitor.takeShadowSamples(),
+                                             baseline: monitor.baseline).count
             events += last
             let stats = try store.stats()
             print("replayed \(index) frames (\(monitor.shadowCount) shadowed) into \(db): \(committed) commits, state \(monitor.state.rawValue)")
-            print("buffer: \(stats.windowRows) windows, \(stats.eventRows) events, \(stats.pendingRows) documents undelivered, next seq \(stats.nextSeq)")
+            print("buffer: \(stats.windowRows) windows, \(stats.eventRows) events, \(stats.sampleRows) shadow samples, "
+                + "\(stats.pendingRows) documents undelivered, next seq \(stats.nextSeq)")
             for event in events { print("  \(rfc3339(milliseconds: event.tsMs))  \(event.kind.rawValue)  \(event.cause)") }
         }
     }

@@ -23,6 +23,9 @@ import Testing
         #expect(replay.stdout.contains("baseline_ready"))
         #expect(replay.stdout.contains("drift_state  sqnr_db detector rose from warning to drift") || replay.stdout.contains("to drift"))
         #expect(replay.stdout.contains("state drift"))
+        // The buffer also keeps shadow samples (disagreements, triggered frames), bounded.
+        let samples = replay.stdout.components(separatedBy: " shadow samples").first?.components(separatedBy: " ").last.flatMap { Int($0) }
+        #expect((samples ?? 0) > 0)
 
         let table = try CLIRun("report", "--db", db)
         #expect(table.status == 0, "\(table.stderr)")

@@ -106,6 +106,10 @@ import Testing
         _ = monitor.takeEvents()
         for frame in drifted where monitor.state != .drift { _ = try frame.withUnsafeBufferPointer { try monitor.process(frame: $0, timeMs: t) }; t += 100 }
         let events = monitor.takeEvents()
+        // Disagreeing and triggered shadow frames are kept for diagnosis, each with its classes.
+        let samples = monitor.takeShadowSamples()
+        #expect(!samples.isEmpty)
+        #expect(samples.allSatisfy { $0.stream == .triggered || $0.int8Class != $0.floatClass })
         let drift = try #require(events.first { $0.to == .drift })
         #expect(drift.kind == .driftState)
         #expect(drift.detector == .sqnrDb || drift.detector == .top1Agree)
