@@ -143,6 +143,8 @@ let package = Package(
         .testTarget(name: "DocumentsTests", dependencies: ["Documents", "Monitor", "QuantMetrics"]),
         // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
+        // The recorder on a real store file: one commit per window, baselines, cap drops published.
+        .testTarget(name: "QuantWatchDaemonTests", dependencies: ["QuantWatchDaemon", "MetricStore", "Monitor", "Documents", "QuantMetrics"]),
         // Real SQLite files in a temporary directory; the kill test SIGKILLs `metricstore-stress`.
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "metricstore-stress"]),
         // The kill test's child: commits batches in a loop, printing each committed seq range.

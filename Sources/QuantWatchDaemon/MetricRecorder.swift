@@ -13,7 +13,8 @@ public final class MetricRecorder {
     public private(set) var model: ModelReference
     /// Undelivered documents the byte cap dropped so far (reported in an event document).
     public private(set) var droppedTotal = 0
-    /// Events to commit with the next batch (the store's own: a cap drop, a recovery).
+    /// The store's own events (a cap drop, a recovery) to publish with the next batch. The store
+    /// already wrote their event rows; they only need their outbox documents.
     private var carried: [MonitorEvent] = []
 
     public init(store: MetricStore, device: String, model: ModelReference) {
@@ -43,8 +44,9 @@ public final class MetricRecorder {
     @discardableResult
     public func record(windows: [WindowSummary], events: [MonitorEvent], samples: [ShadowSample] = [],
                        baseline: Baseline?) throws -> [MetricStore.CommitResult] {
-        var pendingEvents = carried + events
+        var pendingEvents = events
         var pendingSamples = samples
+        let storeEvents = carried
         carried = []
         var results: [MetricStore.CommitResult] = []
         if let baseline, events.contains(where: { $0.kind == .baselineReady }) {
@@ -57,13 +59,14 @@ public final class MetricRecorder {
             pendingSamples.removeAll { $0.tsMs <= window.endMs }
             results.append(try commit(window: window, events: mine, samples: kept))
         }
-        if !pendingEvents.isEmpty || !pendingSamples.isEmpty {
-            results.append(try commit(window: nil, events: pendingEvents, samples: pendingSamples))
+        if !pendingEvents.isEmpty || !pendingSamples.isEmpty || !storeEvents.isEmpty {
+            results.append(try commit(window: nil, events: pendingEvents, samples: pendingSamples, documentsOnly: storeEvents))
         }
         return results
     }
 
-    private func commit(window: WindowSummary?, events: [MonitorEvent], samples: [ShadowSample]) throws -> MetricStore.CommitResult {
+    private func commit(window: WindowSummary?, events: [MonitorEvent], samples: [ShadowSample],
+                        documentsOnly: [MonitorEvent] = []) throws -> MetricStore.CommitResult {
         let device = device, model = model
         var documents: [MetricStore.Document] = []
         var rows: [MetricStore.EventRow] = []
@@ -80,8 +83,10 @@ public final class MetricRecorder {
                                                           model: model, window: window))
             })
         }
-        for event in events {
-            rows.append(.init(tsMs: event.tsMs, kind: event.kind.rawValue, json: try DocumentCoding.encode(event)))
+        for event in events + documentsOnly {
+            if !documentsOnly.contains(event) {
+                rows.append(.init(tsMs: event.tsMs, kind: event.kind.rawValue, json: try DocumentCoding.encode(event)))
+            }
             documents.append(.init(topic: "events", tsMs: event.tsMs) { seq in
                 try DocumentCoding.encode(EventDocument(envelope: Envelope(schema: DocumentSchema.events, device: device, seq: seq, tsMs: event.tsMs),
                                                         model: model, event: event))
