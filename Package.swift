@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // MARK: - Inference core
@@ -99,7 +100,11 @@ let package = Package(
         // MARK: - Daemon
 
         // Wires the pieces: monitor → store (one transaction per window) → publisher.
-        .target(name: "QuantWatchDaemon", dependencies: ["Documents", "MetricStore", "Monitor", "QuantMetrics"]),
+        // Also the configuration file (TOMLKit) and the systemd notify protocol.
+        .target(
+            name: "QuantWatchDaemon",
+            dependencies: ["Documents", "FrameSources", "MetricStore", "Monitor", "QuantMetrics", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
 
         // MARK: - Allocation counting
 
