@@ -138,7 +138,7 @@ let package = Package(
             dependencies: ["ONNXImport", "ONNXProto", "FrameSources", "AllocationCounter", "TestSupport"]
         ),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "FrameSources", "QuantGraph"]),
-        .testTarget(name: "FrameSourcesTests", dependencies: ["FrameSources", "TestSupport"], exclude: ["Resources"]),
+        .testTarget(name: "FrameSourcesTests", dependencies: ["FrameSources", "TestSupport", "AllocationCounter"], exclude: ["Resources"]),
         .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources", "AllocationCounter"]),
         // Hand-computed metric values; layer matching on the fixture models' tensor names.
         .testTarget(name: "QuantMetricsTests", dependencies: ["QuantMetrics", "TestSupport", "AllocationCounter"]),

@@ -252,8 +252,9 @@ struct ConfigurationReader {
             for key in table.keys.sorted() {
                 let path = prefix.isEmpty ? key : prefix + "." + key
                 if known.contains(path) { continue }
-                if case .table(let inner) = table[key]!, known.contains(where: { $0.hasPrefix(path + ".") }) {
-                    walk(inner, prefix: path)
+                if known.contains(where: { $0.hasPrefix(path + ".") }) {
+                    // A table of known keys; when it is not a table, reading its keys reported the wrong type.
+                    if case .table(let inner) = table[key]! { walk(inner, prefix: path) }
                     continue
                 }
                 let siblings = keys.map(\.path).filter { prefix.isEmpty ? true : $0.hasPrefix(prefix + ".") }
