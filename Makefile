@@ -3,7 +3,7 @@
 SWIFT ?= swift
 BIN_DIR = $(shell $(SWIFT) build -c release --show-bin-path 2>/dev/null)
 
-.PHONY: all deps build release test test-arm64 demo clean fixtures proto
+.PHONY: all deps build release test test-arm64 demo clean fixtures proto install uninstall
 
 all: build
 
@@ -39,6 +39,41 @@ fixtures:
 ## Regenerate Sources/ONNXProto from onnx.proto (needs protoc; not part of `make test`).
 proto:
 	scripts/generate-onnx-proto.sh
+
+## Install the daemon: binary, systemd unit, configuration (kept when present), the `quantwatch` system user.
+## `make release && sudo make install`; packagers: `make install DESTDIR=/tmp/pkg PREFIX=/usr BINARY=…` (docs/systemd.md).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINARY ?=
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,/etc/systemd/system)
+SYSUSERSDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/sysusers.d,/etc/sysusers.d)
+CONFDIR ?= /etc/quantwatch
+STATEDIR ?= /var/lib/quantwatch
+
+install: $(if $(BINARY),,release)
+	install -D -m 0755 "$(or $(BINARY),$(BIN_DIR)/quantwatch)" "$(DESTDIR)$(BINDIR)/quantwatch"
+	install -d -m 0755 "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(SYSUSERSDIR)" "$(DESTDIR)$(CONFDIR)"
+	sed 's|/usr/local/bin/quantwatch|$(BINDIR)/quantwatch|' systemd/quantwatch.service > "$(DESTDIR)$(UNITDIR)/quantwatch.service"
+	chmod 0644 "$(DESTDIR)$(UNITDIR)/quantwatch.service"
+	install -m 0644 systemd/quantwatch.sysusers "$(DESTDIR)$(SYSUSERSDIR)/quantwatch.conf"
+	[ -e "$(DESTDIR)$(CONFDIR)/quantwatch.toml" ] || install -m 0644 Config/quantwatch.toml "$(DESTDIR)$(CONFDIR)/quantwatch.toml"
+	install -d -m 0750 "$(DESTDIR)$(STATEDIR)" "$(DESTDIR)$(STATEDIR)/models"
+	@if [ -z "$(DESTDIR)" ]; then \
+	    if command -v systemd-sysusers >/dev/null; then systemd-sysusers "$(SYSUSERSDIR)/quantwatch.conf"; \
+	    else getent passwd quantwatch >/dev/null || useradd --system --user-group --home-dir "$(STATEDIR)" --no-create-home --shell /usr/sbin/nologin quantwatch; \
+	         ! getent group video >/dev/null || usermod -a -G video quantwatch; fi; \
+	    chown -R quantwatch:quantwatch "$(STATEDIR)"; \
+	    [ ! -d /run/systemd/system ] || systemctl daemon-reload; \
+	    echo "installed; edit $(CONFDIR)/quantwatch.toml, then: systemctl enable --now quantwatch"; \
+	fi
+
+## Remove what `install` put in place except the configuration and the state (models, the metric buffer).
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable --now quantwatch 2>/dev/null || true; fi
+	rm -f "$(DESTDIR)$(BINDIR)/quantwatch" "$(DESTDIR)$(UNITDIR)/quantwatch.service" "$(DESTDIR)$(SYSUSERSDIR)/quantwatch.conf"
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "kept $(DESTDIR)$(CONFDIR) and $(DESTDIR)$(STATEDIR) (remove them and the quantwatch user by hand if wanted)"
 
 clean:
 	$(SWIFT) package clean

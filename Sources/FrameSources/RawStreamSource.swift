@@ -50,7 +50,8 @@ public final class RawStreamSource: FrameSource, @unchecked Sendable {
             guard status.st_mode & S_IFMT == S_IFIFO else {
                 throw FrameSourceError(source: path, message: "exists and is not a FIFO; expected a named pipe (mkfifo) or no file (one is created)")
             }
-        } else if mkfifo(path, 0o660) != 0 {
+        } else if mkfifo(path, 0o660) != 0 || chmod(path, 0o660) != 0 {
+            // chmod: the group (the camera process's) may write whatever the umask (the unit's is 0027).
             throw FrameSourceError(source: path, message: "cannot create the FIFO: \(Self.errorText(errno))")
         }
         descriptor = -1
