@@ -99,8 +99,7 @@ let package = Package(
 
         // MARK: - Daemon
 
-        // Wires the pieces: monitor → store (one transaction per window) → publisher.
-        // Also the configuration file (TOMLKit) and the systemd notify protocol.
+        // Wires the pieces: monitor → store (one transaction per window) → publisher; the TOML configuration, sd_notify.
         .target(
             name: "QuantWatchDaemon",
             dependencies: ["Documents", "FrameSources", "MetricStore", "Monitor", "QuantMetrics", .product(name: "TOMLKit", package: "TOMLKit")]
