@@ -14,7 +14,12 @@ import Synchronization
 public final class DirectorySource: FrameSource, @unchecked Sendable {
     public let name: String
     public let files: [FrameFile]
-    public let fps: Double
+    /// Frames per second (0: as fast as taken). Settable from any thread (a SIGHUP reload); the next frame uses it.
+    public var fps: Double {
+        get { Double(bitPattern: fpsBits.load(ordering: .relaxed)) }
+        set { fpsBits.store(max(0, newValue.isFinite ? newValue : 0).bitPattern, ordering: .relaxed) }
+    }
+    private let fpsBits = Atomic<UInt64>(0)
     public let loop: Bool
     public let order: FrameOrder
     public let frameCapacity: Int
@@ -32,7 +37,7 @@ public final class DirectorySource: FrameSource, @unchecked Sendable {
         guard fps >= 0, fps.isFinite else { throw FrameSourceError(source: directory, message: "fps \(fps); expected frames per second ≥ 0 (0 = as fast as taken)") }
         name = directory
         files = try FrameSet.files(in: URL(fileURLWithPath: directory))
-        self.fps = fps
+        fpsBits.store(fps.bitPattern, ordering: .relaxed)
         self.loop = loop
         self.order = order
         self.frameCapacity = frameCapacity
@@ -93,6 +98,7 @@ public final class DirectorySource: FrameSource, @unchecked Sendable {
     /// Sleeps until the next frame is due (in short steps, so `cancel` is seen); false when cancelled.
     private func waitUntilDue() -> Bool {
         if cancelled.load(ordering: .relaxed) { return false }
+        let fps = self.fps
         guard fps > 0 else { return true }
         let now = clock.now
         let period = Duration.nanoseconds(Int64(1e9 / fps))

@@ -189,3 +189,39 @@ func pgm(_ width: Int, _ height: Int, value: UInt8) -> Data {
         reader.stop()
     }
 }
+
+@Suite struct MessageFrameSourceTests {
+    @Test func pushedTensorsAreReadInOrderAndGarbageIsRefusedNamingTheTopic() throws {
+        var settings = FrameSourceSettings()
+        settings.source = .mqtt
+        settings.topic = "sensors/cam0/frames"
+        let source = try #require(try settings.makeSource() as? MessageFrameSource)
+        let reader = FrameReader(source: source, capacity: 2)
+        let pipeline = try FramePipeline(reader: reader, preprocessing: PreprocessingSettings(), input: TensorType(.float32, [1, 2]), format: nil)
+        reader.start()
+        let error = #expect(throws: FrameSourceError.self) { try [UInt8]([1, 2, 3]).withUnsafeBytes { try source.push($0) } }
+        #expect(error?.source == "sensors/cam0/frames")
+        try NPY.encode(Tensor(shape: [1, 2], values: [Float(1.5), 2.5])).withUnsafeBytes { try source.push($0) }
+        var input = [Float](repeating: 0, count: 2)
+        let result = input.withUnsafeMutableBufferPointer { pipeline.next(into: $0, timeout: .seconds(5)) }
+        guard case .frame(0) = result else { Issue.record("\(result)"); return }
+        #expect(input == [1.5, 2.5])
+        try NPY.encode(Tensor(shape: [1, 3], values: [Float(1), 2, 3])).withUnsafeBytes { try source.push($0) }
+        let wrong = input.withUnsafeMutableBufferPointer { pipeline.next(into: $0, timeout: .seconds(5)) }
+        guard case .rejected(let e) = wrong else { Issue.record("\(wrong)"); return }
+        #expect(e.source == "sensors/cam0/frames frame 1")
+        reader.stop()
+        #expect(reader.statistics.ended)
+    }
+
+    @Test func settingsMakeTheSourceTheyDescribe() throws {
+        var settings = FrameSourceSettings()
+        settings.source = .stdin
+        #expect(try settings.makeSource() is RawStreamSource)
+        settings.format = .npy
+        #expect(throws: FrameSourceError.self) { try settings.makeSource() }
+        settings.source = .directory
+        settings.path = "/nonexistent/frames"
+        #expect(throws: FrameSourceError.self) { try settings.makeSource() }
+    }
+}
