@@ -185,7 +185,7 @@ public struct Configuration: Sendable, Equatable {
         }
 
         // [device]
-        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "quantwatch"
+        let host = hostName().split(separator: ".").first.map(String.init) ?? "quantwatch"
         let deviceID = r.read("device.id", name, default: isTopicSafe(host) ? host : "quantwatch", defaultText: "the host name",
                               allowed: "the device's name in topics: " + topicSafe, valid: isTopicSafe)
         let group = r.read("device.group", name, required: false, allowed: "a group name in topics: " + topicSafe, valid: isTopicSafe)
@@ -387,6 +387,13 @@ public struct Configuration: Sendable, Equatable {
         return Configuration(device: Device(id: deviceID, group: group),
                              model: Model(int8: absolute(int8), float: absolute(float), name: modelName, version: version ?? "0", output: output),
                              frames: frames, preprocessing: pre, monitor: monitor, store: store, mqtt: mqtt, log: log)
+    }
+
+    /// gethostname(2): no resolver lookup (ProcessInfo.hostName may ask DNS, which can hang at boot).
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "quantwatch" }
+        return String(cString: buffer)
     }
 
     /// (host, port, tls) of `mqtt://host[:port]` / `mqtts://host[:port]`.
