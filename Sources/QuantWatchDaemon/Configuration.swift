@@ -391,9 +391,10 @@ public struct Configuration: Sendable, Equatable {
 
     /// gethostname(2): no resolver lookup (ProcessInfo.hostName may ask DNS, which can hang at boot).
     static func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "quantwatch" }
-        return String(cString: buffer)
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let ok = buffer.withUnsafeMutableBufferPointer { gethostname(UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), 255) } == 0
+        guard ok else { return "quantwatch" }
+        return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
     }
 
     /// (host, port, tls) of `mqtt://host[:port]` / `mqtts://host[:port]`.
