@@ -99,7 +99,7 @@ let package = Package(
         // MARK: - Daemon
 
         // Wires the pieces: monitor → store (one transaction per window) → publisher.
-        .target(name: "QuantWatchDaemon", dependencies: ["Documents", "MetricStore", "Monitor", "QuantMetrics"]),
+        .target(name: "QuantWatchDaemon", dependencies: ["Documents", "MetricStore", "Monitor", "MQTTLink", "QuantMetrics"]),
 
         // MARK: - Allocation counting
 
@@ -134,7 +134,7 @@ let package = Package(
         ),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "FrameSources", "QuantGraph"]),
         .testTarget(name: "FrameSourcesTests", dependencies: ["FrameSources", "TestSupport"], exclude: ["Resources"]),
-        .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources", "AllocationCounter"]),
+        .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources", "AllocationCounter", "MetricStore", "TestSupport"]),
         // Hand-computed metric values; layer matching on the fixture models' tensor names.
         .testTarget(name: "QuantMetricsTests", dependencies: ["QuantMetrics", "TestSupport", "AllocationCounter"]),
         // Report rendering (table, JSON, HTML with SVG charts) from hand-made windows.
