@@ -102,7 +102,7 @@ let package = Package(
         // Wires the pieces: monitor → store (one transaction per window) → publisher; the TOML configuration, sd_notify.
         .target(
             name: "QuantWatchDaemon",
-            dependencies: ["Documents", "FrameSources", "MetricStore", "Monitor", "QuantMetrics", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["Documents", "FrameSources", "MetricStore", "Monitor", "MQTTLink", "QuantMetrics", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
 
         // MARK: - Allocation counting
@@ -138,7 +138,7 @@ let package = Package(
         ),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "FrameSources", "QuantGraph"]),
         .testTarget(name: "FrameSourcesTests", dependencies: ["FrameSources", "TestSupport", "AllocationCounter"], exclude: ["Resources"]),
-        .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources", "AllocationCounter"]),
+        .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources", "AllocationCounter", "MetricStore", "TestSupport"]),
         // Hand-computed metric values; layer matching on the fixture models' tensor names.
         .testTarget(name: "QuantMetricsTests", dependencies: ["QuantMetrics", "TestSupport", "AllocationCounter"]),
         // Report rendering (table, JSON, HTML with SVG charts) from hand-made windows.
@@ -148,7 +148,7 @@ let package = Package(
         // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
         // The recorder on a real store file: one commit per window, baselines, cap drops published.
-        .testTarget(name: "QuantWatchDaemonTests", dependencies: ["QuantWatchDaemon", "MetricStore", "Monitor", "Documents", "QuantMetrics"]),
+        .testTarget(name: "QuantWatchDaemonTests", dependencies: ["QuantWatchDaemon", "MetricStore", "MQTTLink", "Monitor", "Documents", "QuantMetrics"]),
         // Real SQLite files in a temporary directory; the kill test SIGKILLs `metricstore-stress`.
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "metricstore-stress"]),
         // The kill test's child: commits batches in a loop, printing each committed seq range.

@@ -15,6 +15,7 @@ public enum DocumentSchema {
     public static let status = "quantwatch.status/1"
     public static let model = "quantwatch.model/1"
     public static let layers = "quantwatch.layers/1"
+    public static let reply = "quantwatch.reply/1"
 }
 
 /// `device`, `seq`, `ts`, `ts_ms`, `schema`: a subscriber detects gaps and duplicates by `seq`

@@ -166,6 +166,14 @@ extension MetricStore {
         public var tsMs: Int64
         public var payload: String
         public var windowID: Int64?
+
+        public init(seq: Int64, topic: String, tsMs: Int64, payload: String, windowID: Int64?) {
+            self.seq = seq
+            self.topic = topic
+            self.tsMs = tsMs
+            self.payload = payload
+            self.windowID = windowID
+        }
     }
 
     public struct Stats: Sendable, Equatable {

@@ -95,6 +95,12 @@ public final class Monitor {
     public func state(of detector: DetectorName) -> DriftState { tracker.state(of: detector) }
     public func statistic(of detector: DetectorName) -> Double { tracker.statistic(of: detector) }
 
+    /// Changes the shadow sampling policy from the next frame on.
+    public func updateShadowPolicy(_ policy: ShadowPolicy) throws(MonitorError) { try scheduler.update(policy: policy) }
+
+    /// Shadows the next frame (as a triggered frame: kept out of the unbiased statistics).
+    public func shadowNextFrame() { scheduler.forceNext = true }
+
     /// Calls `body` with the last frame's int8 output, dequantized.
     public func withLastOutput<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         try int8Output.withUnsafeBufferPointer(body)

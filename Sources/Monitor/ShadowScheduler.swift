@@ -47,7 +47,10 @@ public enum ShadowDecision: Sendable, Equatable {
 
 /// Decides per frame. Pure bookkeeping (time is passed in), so tests drive it with any clock.
 public struct ShadowScheduler: Sendable {
-    public let policy: ShadowPolicy
+    public private(set) var policy: ShadowPolicy
+    /// Shadow the next frame whatever the policy says (a `shadow` command): it counts as triggered,
+    /// so it stays out of the unbiased statistics.
+    public var forceNext = false
     var framesSinceUniform = 0
     var lastUniform = -Double.infinity
     var lastTriggered = -Double.infinity
@@ -101,11 +104,23 @@ public struct ShadowScheduler: Sendable {
             lastUniform = time
             return .uniform
         }
+        if forceNext {
+            forceNext = false
+            lastTriggered = time
+            return .triggered
+        }
         if policy.triggered, jump, affordable, time - lastTriggered >= policy.triggerInterval {
             lastTriggered = time
             return .triggered
         }
         return .none
+    }
+
+    /// Replaces the policy (a runtime setting changed); counters and the budget carry over.
+    public mutating func update(policy: ShadowPolicy) throws(MonitorError) {
+        try policy.validate()
+        self.policy = policy
+        tokens = min(tokens, policy.burstSeconds * policy.cpuShare)
     }
 
     /// Records one float inference's real duration (seconds): pays for it and updates the estimate.

@@ -2,6 +2,7 @@
 import Foundation
 import FrameSources
 import MetricStore
+import MQTTLink
 import Monitor
 import QuantMetrics
 import TOMLKit
@@ -81,8 +82,22 @@ public struct Configuration: Sendable, Equatable {
         public var keepaliveSeconds = 30
         public var prefix = "quantwatch"
         public var protocolVersion = ProtocolVersion.v5
-        public var maxInflight = 20
+        public var maxInflight = 32
         public init(clientID: String) { self.clientID = clientID }
+
+        /// The MQTT link's settings (the wiring adds the Last Will and the reconnect back-off).
+        public var linkConfiguration: MQTTConfiguration {
+            var c = MQTTConfiguration(url: url, clientID: clientID)
+            c.protocolVersion = protocolVersion == .v5 ? .v5 : .v311
+            c.username = username
+            c.passwordFile = passwordFile
+            c.caFile = caFile
+            c.certificateFile = certFile
+            c.keyFile = keyFile
+            c.keepAliveSeconds = keepaliveSeconds
+            c.maxInflight = maxInflight
+            return c
+        }
     }
 
     public struct Log: Sendable, Equatable {
@@ -361,8 +376,8 @@ public struct Configuration: Sendable, Equatable {
         mqtt.caFile = r.read("mqtt.ca_file", name, required: false, allowed: "PEM CA certificates to verify the broker (mqtts; default: the system's)", valid: { !$0.isEmpty }).map(absolute)
         mqtt.certFile = r.read("mqtt.cert_file", name, required: false, allowed: "PEM client certificate (with key_file)", valid: { !$0.isEmpty }).map(absolute)
         mqtt.keyFile = r.read("mqtt.key_file", name, required: false, allowed: "PEM client key (with cert_file)", valid: { !$0.isEmpty }).map(absolute)
-        mqtt.keepaliveSeconds = r.read("mqtt.keepalive_s", .int, default: mqtt.keepaliveSeconds, allowed: "keep-alive in seconds, 5 … 65535",
-                                       valid: { (5...65535).contains($0) }) ?? mqtt.keepaliveSeconds
+        mqtt.keepaliveSeconds = r.read("mqtt.keepalive_s", .int, default: mqtt.keepaliveSeconds, allowed: "keep-alive in seconds: 0 (off) or 5 … 65535",
+                                       valid: { $0 == 0 || (5...65535).contains($0) }) ?? mqtt.keepaliveSeconds
         mqtt.prefix = r.read("mqtt.prefix", name, default: mqtt.prefix, allowed: "the topic prefix: levels of letters, digits, '.', '_', '-' separated by '/', no '+' or '#', no leading or trailing '/'",
                              valid: { p in !p.isEmpty && p.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { isTopicSafe(String($0)) } }) ?? mqtt.prefix
         mqtt.protocolVersion = r.read("mqtt.protocol", .choice(MQTT.ProtocolVersion.self), default: mqtt.protocolVersion,
@@ -399,7 +414,8 @@ public struct Configuration: Sendable, Equatable {
 
     /// (host, port, tls) of `mqtt://host[:port]` / `mqtts://host[:port]`.
     static func parseBrokerURL(_ text: String) -> (String, Int, Bool)? {
-        guard let url = URLComponents(string: text), let scheme = url.scheme, let host = url.host, !host.isEmpty,
+        guard let url = URLComponents(string: text), let scheme = url.scheme,
+              let host = url.host.map({ $0.hasPrefix("[") && $0.hasSuffix("]") ? String($0.dropFirst().dropLast()) : $0 }), !host.isEmpty,
               url.path.isEmpty || url.path == "/", url.query == nil, url.user == nil else { return nil }
         let tls: Bool
         switch scheme {

@@ -4,12 +4,12 @@ import FrameSources
 import QuantGraph
 
 @main
-struct QuantWatchCommand: ParsableCommand {
+struct QuantWatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantwatch",
         abstract: "Runs int8-quantized ONNX models and measures how far they drift from their float originals.",
         version: QuantWatchVersion.string,
-        subcommands: [InspectCommand.self, InferCommand.self, EvalCommand.self, BenchCommand.self, ReplayCommand.self, ReportCommand.self, ConfigCommand.self, VersionCommand.self]
+        subcommands: [InspectCommand.self, InferCommand.self, EvalCommand.self, BenchCommand.self, ReplayCommand.self, ReportCommand.self, PublishCommand.self, WatchCommand.self, ConfigCommand.self, VersionCommand.self]
     )
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import FrameSources
+import MQTTLink
 import QuantWatchDaemon
 import Testing
 
@@ -145,6 +146,10 @@ func error(_ text: String, environment: [String: String] = [:], sourceLocation: 
         #expect(c.preprocessing.mean == [0.485, 0.456, 0.406])
         #expect(c.preprocessing.resize == .init(width: 224, height: 224))
         #expect(!c.frames.loop)
+        let v6 = try parse(minimal, environment: ["QUANTWATCH_MQTT_URL": "mqtt://[::1]"])
+        #expect(v6.mqtt.host == "::1" && v6.mqtt.port == 1883)
+        let link = c.mqtt.linkConfiguration
+        #expect(link.url == "mqtts://broker.local:8884" && link.clientID == c.mqtt.clientID && link.maxInflight == 32 && link.keepAliveSeconds == 30)
 
         let bad = try #require(error(minimal, environment: ["QUANTWATCH_FRAMES_FPS": "fast"]))
         #expect(bad.environmentVariable == "QUANTWATCH_FRAMES_FPS" && bad.keyPath == "frames.fps" && bad.value == "\"fast\"")
