@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // MARK: - Inference core
@@ -102,7 +104,9 @@ let package = Package(
         // Wires the pieces: monitor → store (one transaction per window) → publisher; the TOML configuration, sd_notify.
         .target(
             name: "QuantWatchDaemon",
-            dependencies: ["Documents", "FrameSources", "MetricStore", "Monitor", "MQTTLink", "QuantMetrics", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["Documents", "FrameSources", "MetricStore", "Monitor", "MQTTLink", "QuantMetrics", .product(name: "TOMLKit", package: "TOMLKit"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // MARK: - Allocation counting
@@ -119,7 +123,7 @@ let package = Package(
             name: "quantwatch",
             dependencies: [
                 "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Documents", "Reports", "Evaluation", "MetricStore", "MQTTLink",
-                "QuantWatchDaemon", "AllocationCounter",
+                "QuantWatchDaemon", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

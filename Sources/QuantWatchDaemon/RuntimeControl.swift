@@ -51,6 +51,9 @@ public actor RuntimeControl {
         return (policyChanged ? shadowPolicy : nil, shadowNext)
     }
 
+    /// Sets the shadow policy (a configuration reload); the inference loop applies it.
+    public func setShadowPolicy(_ policy: ShadowPolicy) throws(CommandFailure) { try setPolicy(policy) }
+
     func setPolicy(_ policy: ShadowPolicy) throws(CommandFailure) {
         do { try policy.validate() } catch { throw CommandFailure(error.message) }
         shadowPolicy = policy
