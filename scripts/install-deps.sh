@@ -3,7 +3,7 @@
 # they are missing. Idempotent and non-interactive; uses sudo when not root.
 set -euo pipefail
 
-packages=(pkg-config libmosquitto-dev libsqlite3-dev mosquitto mosquitto-clients)
+packages=(pkg-config libmosquitto-dev libsqlite3-dev mosquitto mosquitto-clients openssl)
 # The aarch64 cross-check (`make test-arm64`): cross linker, aarch64 libc, qemu-user. Not needed
 # (and the cross packages do not exist) on an aarch64 host, where `swift test` runs the kernels natively.
 [ "$(uname -m)" = aarch64 ] || packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)

@@ -115,6 +115,7 @@ struct LinkState {
     /// CONNACK success seen and the connection not lost since.
     var connected = false
     /// Set by the callbacks during one connection attempt; read by the loop when it ends.
+    var connackSucceeded = false
     var connackFailure: MQTTError?
     var disconnectCode: Int32?
     var lastLoggedError: String?
@@ -261,6 +262,7 @@ final class Link: Sendable {
         var first = true
         while !state.withLock({ $0.stopRequested }) {
             state.withLock { state in
+                state.connackSucceeded = false
                 state.connackFailure = nil
                 state.disconnectCode = nil
                 state.lastLoggedError = nil
@@ -290,7 +292,7 @@ final class Link: Sendable {
                 }
             }
             let (wasConnected, stopping, connackFailure, disconnectCode, logged) = state.withLock { state in
-                let wasConnected = state.connected
+                let wasConnected = state.connackSucceeded
                 state.connected = false
                 return (wasConnected, state.stopRequested, state.connackFailure, state.disconnectCode, state.lastLoggedError)
             }
@@ -422,6 +424,7 @@ final class Link: Sendable {
         }
         let subscriptions = state.withLock { state in
             state.connected = true
+            state.connackSucceeded = true
             return state.subscriptions
         }
         for (filter, qos) in subscriptions { _ = sendSubscribe(filter, qos: qos) }

@@ -1,0 +1,55 @@
+import Foundation
+import MQTTLink
+import Testing
+import TestSupport
+
+/// User name and password file; what a refused CONNACK looks like.
+@Suite struct CredentialsTests {
+    @Test(arguments: [MQTTProtocolVersion.v5, .v311])
+    func rightPasswordFromTheFileConnects(version: MQTTProtocolVersion) async throws {
+        let broker = try MosquittoBroker(users: ["dev1": "s3cret pass"])
+        let (client, events) = try startedClient(broker.url, version: version) {
+            $0.username = "dev1"
+            $0.passwordFile = broker.passwordFiles["dev1"]
+        }
+        defer { client.stop() }
+        try await events.connected()
+    }
+
+    @Test(arguments: [MQTTProtocolVersion.v5, .v311])
+    func wrongPasswordIsAConnectionFailureNamingTheReasonAndRetriesContinue(version: MQTTProtocolVersion) async throws {
+        let broker = try MosquittoBroker(users: ["dev1": "right"])
+        let directory = broker.directory.appendingPathComponent("wrong").path
+        try "wrong\n".write(toFile: directory, atomically: true, encoding: .utf8)
+        let (client, events) = try startedClient(broker.url, version: version) {
+            $0.username = "dev1"
+            $0.passwordFile = directory
+        }
+        defer { client.stop() }
+        let error = try await events.connectionFailed()
+        #expect(error.message.contains(broker.url), "\(error)")
+        #expect(error.message.contains("refused"), "\(error)")
+        #expect(error.message.lowercased().contains("password") || error.message.lowercased().contains("not authorised")
+                || error.message.lowercased().contains("not authorized"), "\(error)")
+        if version == .v5 {
+            // mosquitto 2.0.11 answers 135 (not authorized); others 134 (bad user name or password).
+            #expect(error.code == .connack(134) || error.code == .connack(135), "\(error)")
+        } else {
+            #expect(error.code == .connack(5) || error.code == .connack(4), "\(error)")  // not authorised / bad credentials
+        }
+        // It keeps trying (with back-off), and nothing crashed.
+        _ = try await events.connectionFailed()
+        _ = try await events.connectionFailed()
+        #expect(!client.isConnected)
+    }
+
+    @Test func missingPasswordFileFailsInitNamingTheFile() {
+        var configuration = MQTTConfiguration(url: "mqtt://127.0.0.1", clientID: "dev1")
+        configuration.username = "dev1"
+        configuration.passwordFile = "/nonexistent/quantwatch/mqtt-password"
+        #expect { try MQTTClient(configuration: configuration) } throws: { error in
+            let message = (error as? MQTTError)?.message ?? ""
+            return message.contains("/nonexistent/quantwatch/mqtt-password") && message.contains("No such file")
+        }
+    }
+}
