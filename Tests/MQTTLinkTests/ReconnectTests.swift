@@ -75,3 +75,35 @@ import TestSupport
         }
     }
 }
+
+/// What happens to QoS 1 messages the broker never acknowledged when the connection drops.
+@Suite struct InflightTests {
+    @Test func unacknowledgedQoS1MessagesAreSentAgainByLibmosquittoAfterTheReconnect() async throws {
+        let broker = try MosquittoBroker()
+        let topic = uniqueTopic("status")
+        let (client, events) = try startedClient(broker.url)
+        defer { client.stop() }
+        try await events.connected()
+
+        // The broker hangs: the client still counts as connected, the messages are written to the
+        // socket, no PUBACK comes. Then the broker dies without having read them.
+        broker.suspend()
+        let mids = try (1...3).map { try client.publish(MQTTMessage(topic: topic, payload: [UInt8($0)], retain: true)) }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(!events.all.contains { if case .acknowledged = $0 { true } else { false } })
+        broker.kill()
+        _ = try await events.disconnected()
+
+        // A new broker process (persistence off: it knows nothing of them). After the CONNACK,
+        // libmosquitto re-sends the three (DUP), on a clean-start session, and they are acknowledged.
+        try broker.start()
+        try await events.connected()
+        for mid in mids { try await events.acknowledged(mid) }
+
+        let (reader, read) = try startedClient(broker.url)
+        defer { reader.stop() }
+        try await read.connected()
+        try reader.subscribe(topic)
+        #expect(try await read.message(on: topic).payload == [3])  // the last retained one
+    }
+}

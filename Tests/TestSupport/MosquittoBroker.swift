@@ -158,6 +158,17 @@ public final class MosquittoBroker: @unchecked Sendable {
     /// Kills the broker (SIGKILL) and waits for it to exit.
     public func kill() { end(signal: SIGKILL) }
 
+    /// Freezes the broker (SIGSTOP): its connections stay open but nothing is read or answered,
+    /// as when the network hangs. `resume()`, `stop()` or `kill()` end it.
+    public func suspend() { send(SIGSTOP) }
+
+    /// Lets a suspended broker run again (SIGCONT).
+    public func resume() { send(SIGCONT) }
+
+    private func send(_ signal: Int32) {
+        lock.withLock { if let pid { _ = Glibc.kill(pid, signal) } }
+    }
+
     private func end(signal: Int32) {
         lock.withLock {
             guard let pid else { return }
