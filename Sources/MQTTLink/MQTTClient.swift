@@ -245,13 +245,17 @@ final class Link: Sendable {
             return nil
         }
         if let thread {
-            // DISCONNECT with reason 0 (normal): the broker discards the Will. NO_CONN when not connected.
-            _ = v5 ? mosquitto_disconnect_v5(mosq.pointer, 0, nil) : mosquitto_disconnect(mosq.pointer)
+            sendDisconnect()  // also wakes the network thread
             var byte: UInt8 = 1
             _ = write(wakeWrite, &byte, 1)
             pthread_join(thread, nil)
         }
         continuation.finish()
+    }
+
+    /// DISCONNECT with reason 0 (normal): the broker discards the Will. NO_CONN when not connected.
+    private func sendDisconnect() {
+        _ = v5 ? mosquitto_disconnect_v5(mosq.pointer, 0, nil) : mosquitto_disconnect(mosq.pointer)
     }
 
     // MARK: - The network thread
@@ -287,6 +291,9 @@ final class Link: Sendable {
                             if now > deadline { break }
                         } else {
                             stopDeadline = now + .seconds(2)
+                            // stop() raced with this connect (its DISCONNECT found no socket): send
+                            // it now; it follows the CONNECT, so the broker discards the Will.
+                            sendDisconnect()
                         }
                     }
                 }
