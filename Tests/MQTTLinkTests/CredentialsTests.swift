@@ -53,3 +53,24 @@ import TestSupport
         }
     }
 }
+
+/// A message the broker's ACL refuses: MQTT 5 reports it; 3.1.1 cannot tell.
+@Suite struct AuthorizationTests {
+    @Test func publishRefusedByTheBrokerACLIsReportedOnMQTT5() async throws {
+        let broker = try MosquittoBroker(users: ["dev1": "pw"], acl: "user dev1\ntopic write quantwatch/dev1/#\n")
+        let (client, events) = try startedClient(broker.url) {
+            $0.username = "dev1"
+            $0.passwordFile = broker.passwordFiles["dev1"]
+        }
+        defer { client.stop() }
+        try await events.connected()
+        let allowed = try client.publish(MQTTMessage(topic: "quantwatch/dev1/metrics", payload: [1]))
+        let refused = try client.publish(MQTTMessage(topic: "quantwatch/dev2/metrics", payload: [1]))
+        try await events.acknowledged(allowed)
+        let event = try await events.next(".publishRefused") { if case .publishRefused(refused, _) = $0 { true } else { false } }
+        guard case .publishRefused(_, let error) = event else { return }
+        #expect(error.code == .reason(135), "\(error)")  // not authorized
+        #expect(error.message.contains("Not authorized"), "\(error)")
+        #expect(client.isConnected)
+    }
+}

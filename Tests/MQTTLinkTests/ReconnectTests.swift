@@ -107,3 +107,19 @@ import TestSupport
         #expect(try await read.message(on: topic).payload == [3])  // the last retained one
     }
 }
+
+/// A broker that stops answering (a hung network) is noticed by the keep-alive.
+@Suite struct KeepAliveTests {
+    @Test func hungBrokerIsNoticedByTheKeepAliveAndTheLinkReconnectsWhenItAnswersAgain() async throws {
+        let broker = try MosquittoBroker()
+        let (client, events) = try startedClient(broker.url) { $0.keepAliveSeconds = 5 }
+        defer { client.stop() }
+        try await events.connected()
+        broker.suspend()
+        // PINGREQ after 5 s of silence, no PINGRESP within another 5 s: disconnected.
+        let error = try #require(try await events.disconnected(timeout: 30))
+        #expect(error.code == .library(19), "\(error)")  // MOSQ_ERR_KEEPALIVE
+        broker.resume()
+        try await events.connected(timeout: 30)
+    }
+}

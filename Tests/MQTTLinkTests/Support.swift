@@ -58,7 +58,9 @@ final class EventLog: Sendable {
         }
     }
 
-    func connected() async throws { try await next(".connected") { if case .connected = $0 { true } else { false } } }
+    func connected(timeout: Double = 20) async throws {
+        try await next(".connected", timeout: timeout) { if case .connected = $0 { true } else { false } }
+    }
 
     func connectionFailed() async throws -> MQTTError {
         let event = try await next(".connectionFailed") { if case .connectionFailed = $0 { true } else { false } }
@@ -66,8 +68,8 @@ final class EventLog: Sendable {
         return error
     }
 
-    func disconnected() async throws -> MQTTError? {
-        let event = try await next(".disconnected") { if case .disconnected = $0 { true } else { false } }
+    func disconnected(timeout: Double = 20) async throws -> MQTTError? {
+        let event = try await next(".disconnected", timeout: timeout) { if case .disconnected = $0 { true } else { false } }
         guard case .disconnected(let error) = event else { fatalError() }
         return error
     }

@@ -50,8 +50,9 @@ public final class MosquittoBroker: @unchecked Sendable {
     /// - Parameters:
     ///   - users: user name → password; when not empty, anonymous clients are refused.
     ///   - tls: also listen with TLS, with a CA and server certificate made by `openssl` now.
+    ///   - acl: the text of an ACL file (mosquitto's `acl_file` format), e.g. "user dev1\ntopic write a/#".
     ///   - extraConfiguration: more mosquitto.conf lines (global options, before the listeners).
-    public init(users: [String: String] = [:], tls: Bool = false, extraConfiguration: [String] = []) throws {
+    public init(users: [String: String] = [:], tls: Bool = false, acl: String? = nil, extraConfiguration: [String] = []) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw Failure(description: "\(Self.executable) is not installed: run scripts/install-deps.sh (apt-get install mosquitto mosquitto-clients)")
         }
@@ -91,6 +92,10 @@ public final class MosquittoBroker: @unchecked Sendable {
                 lines += ["allow_anonymous false", "password_file \(passwd)"]
             }
             passwordFiles = files
+            if let acl {
+                try acl.write(toFile: path("acl"), atomically: true, encoding: .utf8)
+                lines.append("acl_file \(path("acl"))")
+            }
             lines += ["listener \(port) 127.0.0.1"]
             if let tlsPort {
                 try Self.makeCertificates(in: directoryPath)
