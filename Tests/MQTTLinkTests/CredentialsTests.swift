@@ -74,3 +74,17 @@ import TestSupport
         #expect(client.isConnected)
     }
 }
+
+extension AuthorizationTests {
+    /// MQTT 3.1.1 has no way to refuse a PUBLISH: mosquitto acknowledges it and drops it.
+    @Test func publishRefusedByTheBrokerACLIsAcknowledgedOnMQTT311() async throws {
+        let broker = try MosquittoBroker(users: ["dev1": "pw"], acl: "user dev1\ntopic write quantwatch/dev1/#\n")
+        let (client, events) = try startedClient(broker.url, version: .v311) {
+            $0.username = "dev1"
+            $0.passwordFile = broker.passwordFiles["dev1"]
+        }
+        defer { client.stop() }
+        try await events.connected()
+        try await events.acknowledged(try client.publish(MQTTMessage(topic: "quantwatch/dev2/metrics", payload: [1])))
+    }
+}
