@@ -131,7 +131,8 @@ let package = Package(
 
         // MARK: - Tests
 
-        // Shared test helpers: the SplitMix64 generator and float tolerance comparisons.
+        // Shared test helpers: the SplitMix64 generator, float tolerance comparisons, and
+        // MosquittoBroker (a real mosquitto on a loopback port, with a password file and TLS).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
 
         .testTarget(name: "QuantKernelsTests", dependencies: ["QuantKernels", "TestSupport"]),
@@ -157,6 +158,10 @@ let package = Package(
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "metricstore-stress"]),
         // The kill test's child: commits batches in a loop, printing each committed seq range.
         .executableTarget(name: "metricstore-stress", dependencies: ["MetricStore"], path: "Tests/MetricStoreStress"),
+        // Against a real mosquitto broker (TestSupport's MosquittoBroker); the Will test SIGKILLs `mqttlink-child`.
+        .testTarget(name: "MQTTLinkTests", dependencies: ["MQTTLink", "TestSupport", "mqttlink-child"]),
+        // The Will test's child: connects with a Last Will, prints "connected", waits to be killed.
+        .executableTarget(name: "mqttlink-child", dependencies: ["MQTTLink"], path: "Tests/MQTTLinkChild"),
 
         // MARK: - Benchmarks
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 # systemd: `systemd-analyze verify` and `security --offline` check the unit in the tests (also where systemd is not init).
-packages=(pkg-config libmosquitto-dev libsqlite3-dev mosquitto mosquitto-clients systemd)
+# openssl: the MQTT tests make a CA and a broker certificate for mosquitto's TLS listener.
+packages=(pkg-config libmosquitto-dev libsqlite3-dev mosquitto mosquitto-clients systemd openssl)
 # The aarch64 cross-check (`make test-arm64`): cross linker, aarch64 libc, qemu-user. Not needed
 # (and the cross packages do not exist) on an aarch64 host, where `swift test` runs the kernels natively.
 [ "$(uname -m)" = aarch64 ] || packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)

@@ -115,6 +115,7 @@ struct LinkState {
     /// CONNACK success seen and the connection not lost since.
     var connected = false
     /// Set by the callbacks during one connection attempt; read by the loop when it ends.
+    var connackSucceeded = false
     var connackFailure: MQTTError?
     var disconnectCode: Int32?
     var lastLoggedError: String?
@@ -244,13 +245,17 @@ final class Link: Sendable {
             return nil
         }
         if let thread {
-            // DISCONNECT with reason 0 (normal): the broker discards the Will. NO_CONN when not connected.
-            _ = v5 ? mosquitto_disconnect_v5(mosq.pointer, 0, nil) : mosquitto_disconnect(mosq.pointer)
+            sendDisconnect()  // also wakes the network thread
             var byte: UInt8 = 1
             _ = write(wakeWrite, &byte, 1)
             pthread_join(thread, nil)
         }
         continuation.finish()
+    }
+
+    /// DISCONNECT with reason 0 (normal): the broker discards the Will. NO_CONN when not connected.
+    private func sendDisconnect() {
+        _ = v5 ? mosquitto_disconnect_v5(mosq.pointer, 0, nil) : mosquitto_disconnect(mosq.pointer)
     }
 
     // MARK: - The network thread
@@ -261,6 +266,7 @@ final class Link: Sendable {
         var first = true
         while !state.withLock({ $0.stopRequested }) {
             state.withLock { state in
+                state.connackSucceeded = false
                 state.connackFailure = nil
                 state.disconnectCode = nil
                 state.lastLoggedError = nil
@@ -285,12 +291,15 @@ final class Link: Sendable {
                             if now > deadline { break }
                         } else {
                             stopDeadline = now + .seconds(2)
+                            // stop() raced with this connect (its DISCONNECT found no socket): send
+                            // it now; it follows the CONNECT, so the broker discards the Will.
+                            sendDisconnect()
                         }
                     }
                 }
             }
             let (wasConnected, stopping, connackFailure, disconnectCode, logged) = state.withLock { state in
-                let wasConnected = state.connected
+                let wasConnected = state.connackSucceeded
                 state.connected = false
                 return (wasConnected, state.stopRequested, state.connackFailure, state.disconnectCode, state.lastLoggedError)
             }
@@ -422,6 +431,7 @@ final class Link: Sendable {
         }
         let subscriptions = state.withLock { state in
             state.connected = true
+            state.connackSucceeded = true
             return state.subscriptions
         }
         for (filter, qos) in subscriptions { _ = sendSubscribe(filter, qos: qos) }
