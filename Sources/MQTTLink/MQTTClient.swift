@@ -322,8 +322,10 @@ final class Link: Sendable {
             } else {
                 continuation.yield(.connectionFailed(error))
             }
+            // lower × 2ⁿ capped at upper, less up to 20 % at random: a fleet that lost the same
+            // broker does not come back in lockstep.
             let range = config.configuration.reconnectDelay
-            let delay = min(range.upperBound, range.lowerBound * Double(1 << min(attempt, 30)))
+            let delay = min(range.upperBound, range.lowerBound * Double(1 << min(attempt, 30))) * Double.random(in: 0.8...1)
             attempt += 1
             sleepUnlessStopped(seconds: delay)
         }

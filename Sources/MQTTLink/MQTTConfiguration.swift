@@ -57,7 +57,8 @@ public struct MQTTConfiguration: Sendable {
     public var keepAliveSeconds: Int = 30
     /// Exponential back-off between connection attempts, in seconds: the first retry waits the lower
     /// bound, each failed attempt doubles the wait up to the upper bound; a successful connection
-    /// resets it.
+    /// resets it. Each wait is shortened by up to 20 % at random (jitter), so that a fleet does not
+    /// reconnect in lockstep after a broker restart.
     public var reconnectDelay: ClosedRange<Double> = 1...60
     /// The Last Will: published by the broker when the connection is lost without a DISCONNECT
     /// (process killed, network gone, keep-alive expired). Not published after `stop()`.
