@@ -130,10 +130,10 @@ public actor MQTTPublisher {
     func handle(_ event: MQTTEvent) async {
         switch event {
         case .connected:
+            // libmosquitto re-sends what was in flight (same message ids, DUP set) after a reconnect, and
+            // reports their PUBACKs under the original ids: keep the map and go on after `sentUpTo`.
+            // (A new process starts from the first undelivered seq: the outbox still holds it.)
             connected = true
-            inflight.removeAll()
-            sentOutOfOrder.removeAll()
-            sentUpTo = 0
             lastError = nil
             if !subscribed {   // the client renews its subscriptions on every later connect itself
                 subscribed = true
@@ -147,10 +147,7 @@ public actor MQTTPublisher {
             connected = false
             lastError = "\(error)"
         case let .disconnected(error):
-            connected = false
-            inflight.removeAll()   // they stay in the outbox and go again after the reconnect
-            sentOutOfOrder.removeAll()
-            sentUpTo = 0
+            connected = false   // in-flight messages stay with libmosquitto, which re-sends them on reconnect
             if let error { lastError = "\(error)" }
             flushAcknowledged()
         case let .acknowledged(messageID):

@@ -99,7 +99,8 @@ public actor RuntimeControl {
     public func register(on dispatcher: CommandDispatcher, clock: @escaping @Sendable () -> Int64) async {
         await dispatcher.register("ping") { _ in .object(["pong": .number(Double(clock()))]) }
         await dispatcher.register("status") { [self] _ in
-            let s = await self.state
+            var s = await self.state
+            s.shadow = await self.shadowPolicy
             return try JSONValue.encoding(s)
         }
         await dispatcher.register("shadow") { [self] request in
