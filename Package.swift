@@ -31,7 +31,14 @@ let package = Package(
         // Per-operator compute loops, requantization, saturation counters.
         // Pure Swift: no Foundation, no existentials (also compiles under Embedded Swift).
         // Optimised even in debug builds: the tests run real models through these loops.
-        .target(name: "QuantKernels", swiftSettings: kernelSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        .target(name: "QuantKernels", dependencies: ["QuantKernelsVNNI"],
+                swiftSettings: kernelSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+
+        // C: the optional x86-64 VNNI (vpdpbusd) inner loops of the int8 convolution, chosen at run
+        // time when the CPU has AVX-VNNI or AVX512-VNNI (function-level target attributes: the
+        // package's baseline stays x86-64-v3). Stubs on other architectures. QuantKernels keeps its
+        // portable kernels and uses this only through `#if canImport` (the Embedded build has neither).
+        .target(name: "QuantKernelsVNNI", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
 
         // Tensors, graph IR, shape inference, folding, memory plan, executor.
         .target(name: "QuantGraph", dependencies: ["QuantKernels"]),

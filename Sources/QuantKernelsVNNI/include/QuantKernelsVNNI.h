@@ -1,0 +1,53 @@
+#ifndef QUANTKERNELS_VNNI_H
+#define QUANTKERNELS_VNNI_H
+// Optional x86-64 fast path of the int8 convolution (QuantKernels' Conv2DInt8), chosen at run time:
+// u8 x s8 dot products with vpdpbusd (AVX-VNNI, or AVX512-VNNI on 256-bit registers). Everything
+// else (packing of the weights, the choice of path, the portable kernels) stays in QuantKernels;
+// this target only holds the inner loops that Swift cannot express as one instruction.
+// On other architectures it compiles to stubs that report no support.
+#include <stdint.h>
+#include <stddef.h>
+
+/// Bit flags of `qw_vnni_support()`.
+enum {
+    QW_VNNI_AVX = 1,       ///< AVX-VNNI (VEX vpdpbusd ymm): Alder Lake+, Zen 5.
+    QW_VNNI_AVX512 = 2,    ///< AVX512-VNNI with AVX512VL (EVEX vpdpbusd ymm): Ice Lake+, Zen 4+.
+};
+
+/// Which variants this CPU runs (0 when none, and always 0 off x86-64).
+int qw_vnni_support(void);
+
+/// One int8 convolution (groups == 1) or pointwise (1x1, stride 1, no padding) call.
+typedef struct {
+    // Geometry (NCHW input and output).
+    int batch, inChannels, inHeight, inWidth;
+    int outChannels, outHeight, outWidth;
+    int kernelHeight, kernelWidth, strideHeight, strideWidth, dilationHeight, dilationWidth;
+    int padTop, padLeft;
+    int pointwise;            ///< 1x1, stride 1, no padding, out size == in size: channel rows are the reduction.
+    // Operands.
+    const void *input;        ///< uint8 or int8 (inputSigned), [batch][inC][inH][inW].
+    int inputSigned;
+    int32_t inputZero;
+    const int8_t *panels;     ///< [ceil(outC/4)][depthQuads][4 rows][4] s8 weights minus their zero points.
+    const int32_t *weightSums;///< [outC] Σ_k (w − wZero).
+    int depthQuads;           ///< ceil(depth / 4), depth = inC·kH·kW.
+    const int32_t *bias;      ///< [outC] or NULL.
+    const float *multipliers; ///< [outC], or [1] when perTensor.
+    int perTensor;
+    // Requantization (see QuantKernels/Requantize.swift).
+    int32_t zeroPoint, qmin, qmax, lower, upper;
+    int countLow, countHigh;
+    void *output;             ///< uint8 or int8 (outputSigned), [batch][outC][outH][outW].
+    int outputSigned;
+    void *scratch;            ///< qw_vnni_conv_scratch_bytes bytes, 64-byte aligned.
+    int64_t lowCount, highCount; ///< Out: elements counted below qmin / above qmax.
+} qw_vnni_conv;
+
+/// Scratch bytes `qw_vnni_conv_run` needs for this geometry (fields up to padLeft and pointwise set).
+size_t qw_vnni_conv_scratch_bytes(const qw_vnni_conv *c);
+
+/// Runs the convolution with `variant` (one QW_VNNI_* flag that qw_vnni_support() reported).
+void qw_vnni_conv_run(int variant, qw_vnni_conv *c);
+
+#endif
