@@ -111,20 +111,36 @@ public enum Conv2DInt8 {
             // VNNI: s8 weights in blocks of 4 output channels x 4 reduction indices (the u8 x s8
             // vpdpbusd operand), when every w − wZero fits Int8; the input zero point is folded into
             // the bias per call through Σ_k (w − wZero).
-            var variant = acceleration.variant(isEligible: !isDepthwise && g.groups == 1)
+            let depthwiseEligible = isDepthwise && g.kernelWidth <= 32 && Conv2DInt8.vnniDepthwiseSupported(g)
+            var variant = acceleration.variant(isEligible: (!isDepthwise && g.groups == 1) || depthwiseEligible)
             let quads = (depth + 3) / 4
+            let quadsPerRow = (g.kernelWidth + 3) / 4
             var vnni: [Int8] = []
             var sums: [Int32] = []
             if variant != 0 {
-                let blocks = (g.outChannels + 3) / 4
-                vnni = [Int8](repeating: 0, count: blocks * quads * 16)
                 sums = [Int32](repeating: 0, count: g.outChannels)
-                outer: for oc in 0..<g.outChannels {
-                    for kk in 0..<depth {
-                        let value = Int32(weights[oc * depth + kk]) - zero(oc)
-                        guard value >= -128 && value <= 127 else { variant = 0; break outer }
-                        vnni[((oc / 4) * quads + kk / 4) * 16 + (oc % 4) * 4 + kk % 4] = Int8(value)
-                        sums[oc] &+= value
+                if isDepthwise {
+                    // [oc][filterY][quad][4]: tap (fy, fx) at quad fx / 4, byte fx % 4 (zero past kW).
+                    vnni = [Int8](repeating: 0, count: g.outChannels * g.kernelHeight * quadsPerRow * 4)
+                    outer: for oc in 0..<g.outChannels {
+                        for tap in 0..<taps {
+                            let value = Int32(weights[oc * taps + tap]) - zero(oc)
+                            guard value >= -128 && value <= 127 else { variant = 0; break outer }
+                            let fy = tap / g.kernelWidth, fx = tap % g.kernelWidth
+                            vnni[((oc * g.kernelHeight + fy) * quadsPerRow + fx / 4) * 4 + fx % 4] = Int8(value)
+                            sums[oc] &+= value
+                        }
+                    }
+                } else {
+                    let blocks = (g.outChannels + 3) / 4
+                    vnni = [Int8](repeating: 0, count: blocks * quads * 16)
+                    outer: for oc in 0..<g.outChannels {
+                        for kk in 0..<depth {
+                            let value = Int32(weights[oc * depth + kk]) - zero(oc)
+                            guard value >= -128 && value <= 127 else { variant = 0; break outer }
+                            vnni[((oc / 4) * quads + kk / 4) * 16 + (oc % 4) * 4 + kk % 4] = Int8(value)
+                            sums[oc] &+= value
+                        }
                     }
                 }
                 if variant == 0 { vnni = []; sums = [] }
@@ -154,6 +170,15 @@ public enum Conv2DInt8 {
             case let .vnni(v): return support & v != 0 && (v == 1 || v == 2) ? v : 0
             }
         }
+    }
+
+    /// Whether the VNNI depthwise kernel takes this geometry's horizontal stride and dilation.
+    static func vnniDepthwiseSupported(_ g: Conv2DGeometry) -> Bool {
+        #if canImport(QuantKernelsVNNI)
+        return qw_vnni_depthwise_supported(Int32(truncatingIfNeeded: g.strideWidth), Int32(truncatingIfNeeded: g.dilationWidth)) != 0
+        #else
+        return false
+        #endif
     }
 
     /// QW_VNNI_* flags of the variants this CPU runs (0 off x86-64, or without VNNI).
@@ -250,7 +275,14 @@ public enum Conv2DInt8 {
             let rows = (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1
             let rounded = (g.outWidth + int8ConvTileColumns - 1) / int8ConvTileColumns * int8ConvTileColumns
             let length = rounded + ((g.kernelWidth - 1) * g.dilationWidth) / g.strideWidth
-            return max(0, rows) * g.strideWidth * length * MemoryLayout<Int16>.stride + 64
+            let portable = max(0, rows) * g.strideWidth * length * MemoryLayout<Int16>.stride + 64
+            #if canImport(QuantKernelsVNNI)
+            if vnniSupport != 0 && vnniDepthwiseSupported(g) {
+                var c = vnniCall(g)
+                return max(portable, qw_vnni_conv_scratch_bytes(&c))
+            }
+            #endif
+            return portable
         }
         // One 16-pixel im2col panel (and the VNNI kernel's scratch, when it may run).
         let portable = int8ConvTileColumns * pairs * 2 * MemoryLayout<Int16>.stride + 64
@@ -275,6 +307,12 @@ public enum Conv2DInt8 {
         c.padTop = Int32(g.padTop); c.padLeft = Int32(g.padLeft)
         c.pointwise = g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
             && g.padTop == 0 && g.padLeft == 0 && g.outHeight == g.inHeight && g.outWidth == g.inWidth ? 1 : 0
+        if g.groups == g.inChannels && g.groups > 1 {
+            c.pointwise = 0
+            c.depthwise = 1
+            c.channelMultiplier = Int32(g.outChannels / g.inChannels)
+            c.quadsPerRow = Int32((g.kernelWidth + 3) / 4)
+        }
         return c
     }
 

@@ -16,6 +16,12 @@ typedef struct {
     int paddedHeight, paddedWidth;
 } qw_vnni_layout;
 
+typedef struct {
+    __m256 lowThreshold, highThreshold, lowerBound, upperBound;
+    __m256i offset;
+    int countLow, countHigh, outputSigned;
+} qw_epilogue;
+
 static size_t round64(size_t x) { return (x + 63) / 64 * 64; }
 
 static qw_vnni_layout qw_vnni_scratch_layout(const qw_vnni_conv *c) {
@@ -27,7 +33,14 @@ static qw_vnni_layout qw_vnni_scratch_layout(const qw_vnni_conv *c) {
     L.offsetsOffset = L.panelOffset + round64((size_t)quads * 64);
     L.paddedOffset = L.offsetsOffset + round64((size_t)quads * 16);
     L.total = L.paddedOffset;
-    if (!c->pointwise) {
+    if (c->depthwise) {
+        // One zero-point-padded u8 plane: every 16-pixel block reads 4 loads of 16 bytes per tap quad.
+        const int rounded = (c->outWidth + 15) / 16 * 16;
+        L.paddedHeight = (c->outHeight - 1) * c->strideHeight + (c->kernelHeight - 1) * c->dilationHeight + 1;
+        L.paddedWidth = rounded * c->strideWidth + c->quadsPerRow * 4 * c->dilationWidth + 16;
+        if (L.paddedHeight < 0) L.paddedHeight = 0;
+        L.total += round64((size_t)L.paddedHeight * (size_t)L.paddedWidth);
+    } else if (!c->pointwise) {
         const int rounded = (c->outWidth + 15) / 16 * 16;
         L.paddedHeight = (c->outHeight - 1) * c->strideHeight + (c->kernelHeight - 1) * c->dilationHeight + 1;
         L.paddedWidth = (rounded - 1) * c->strideWidth + (c->kernelWidth - 1) * c->dilationWidth + 1
@@ -37,6 +50,10 @@ static qw_vnni_layout qw_vnni_scratch_layout(const qw_vnni_conv *c) {
     }
     L.total += 64;
     return L;
+}
+
+int qw_vnni_depthwise_supported(int strideWidth, int dilationWidth) {
+    return strideWidth >= 1 && dilationWidth >= 1 && 3 * strideWidth + 3 * dilationWidth <= 15;
 }
 
 size_t qw_vnni_conv_scratch_bytes(const qw_vnni_conv *c) { return qw_vnni_scratch_layout(c).total; }
@@ -80,6 +97,11 @@ void qw_vnni_conv_run(int variant, qw_vnni_conv *c) {
 #else
 
 int qw_vnni_support(void) { return 0; }
+int qw_vnni_depthwise_supported(int strideWidth, int dilationWidth) { (void)strideWidth; (void)dilationWidth; return 0; }
+int qw_vnni_depthwise_supported(int strideWidth, int dilationWidth) {
+    return strideWidth >= 1 && dilationWidth >= 1 && 3 * strideWidth + 3 * dilationWidth <= 15;
+}
+
 size_t qw_vnni_conv_scratch_bytes(const qw_vnni_conv *c) { (void)c; return 0; }
 void qw_vnni_conv_run(int variant, qw_vnni_conv *c) { (void)variant; (void)c; __builtin_trap(); }
 

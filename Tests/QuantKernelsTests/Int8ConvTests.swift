@@ -421,9 +421,15 @@ private func checkRandom(_ g: Conv2DGeometry, _ rng: inout SplitMix64) -> String
         }
         // w − wZero outside Int8 (−3 − 127 = −130): the portable kernels.
         #expect(Conv2DInt8.PackedWeights(weights: weights, zeroPoints: [127], geometry: g, acceleration: .automatic).vnniVariant == 0)
+        // Depthwise: VNNI when the CPU has it, except where its byte shuffles cannot reach (3·sW + 3·dW > 15).
         var depthwise = g
         depthwise.groups = 5
         depthwise.outChannels = 5
-        #expect(Conv2DInt8.PackedWeights(weights: [Int8](repeating: 1, count: 45), zeroPoints: [0], geometry: depthwise).vnniVariant == 0)
+        let taps = [Int8](repeating: 1, count: 45)
+        let best: Int32 = Conv2DInt8.vnniSupport & 2 != 0 ? 2 : Conv2DInt8.vnniSupport & 1
+        #expect(Conv2DInt8.PackedWeights(weights: taps, zeroPoints: [0], geometry: depthwise).vnniVariant == best)
+        depthwise.strideWidth = 5
+        depthwise.outWidth = 2
+        #expect(Conv2DInt8.PackedWeights(weights: taps, zeroPoints: [0], geometry: depthwise).vnniVariant == 0)
     }
 }

@@ -25,11 +25,15 @@ typedef struct {
     int kernelHeight, kernelWidth, strideHeight, strideWidth, dilationHeight, dilationWidth;
     int padTop, padLeft;
     int pointwise;            ///< 1x1, stride 1, no padding, out size == in size: channel rows are the reduction.
+    int depthwise;            ///< groups == inC: output channel oc reads input channel oc / channelMultiplier.
+    int channelMultiplier;    ///< outC / inC (depthwise).
+    int quadsPerRow;          ///< Depthwise: ceil(kW / 4) tap quads per filter row.
     // Operands.
     const void *input;        ///< uint8 or int8 (inputSigned), [batch][inC][inH][inW].
     int inputSigned;
     int32_t inputZero;
-    const int8_t *panels;     ///< [ceil(outC/4)][depthQuads][4 rows][4] s8 weights minus their zero points.
+    const int8_t *panels;     ///< [ceil(outC/4)][depthQuads][4 rows][4] s8 weights minus their zero points;
+                              ///< depthwise: [outC][kH][quadsPerRow][4] taps (zero past kW).
     const int32_t *weightSums;///< [outC] Σ_k (w − wZero).
     int depthQuads;           ///< ceil(depth / 4), depth = inC·kH·kW.
     const int32_t *bias;      ///< [outC] or NULL.
@@ -43,6 +47,9 @@ typedef struct {
     void *scratch;            ///< qw_vnni_conv_scratch_bytes bytes, 64-byte aligned.
     int64_t lowCount, highCount; ///< Out: elements counted below qmin / above qmax.
 } qw_vnni_conv;
+
+/// Whether the depthwise kernel takes this geometry (its byte shuffles reach 3·sW + 3·dW ≤ 15).
+int qw_vnni_depthwise_supported(int strideWidth, int dilationWidth);
 
 /// Scratch bytes `qw_vnni_conv_run` needs for this geometry (fields up to padLeft and pointwise set).
 size_t qw_vnni_conv_scratch_bytes(const qw_vnni_conv *c);
