@@ -16,12 +16,6 @@ typedef struct {
     int paddedHeight, paddedWidth;
 } qw_vnni_layout;
 
-typedef struct {
-    __m256 lowThreshold, highThreshold, lowerBound, upperBound;
-    __m256i offset;
-    int countLow, countHigh, outputSigned;
-} qw_epilogue;
-
 static size_t round64(size_t x) { return (x + 63) / 64 * 64; }
 
 static qw_vnni_layout qw_vnni_scratch_layout(const qw_vnni_conv *c) {
@@ -37,7 +31,7 @@ static qw_vnni_layout qw_vnni_scratch_layout(const qw_vnni_conv *c) {
         // One zero-point-padded u8 plane: every 16-pixel block reads 4 loads of 16 bytes per tap quad.
         const int rounded = (c->outWidth + 15) / 16 * 16;
         L.paddedHeight = (c->outHeight - 1) * c->strideHeight + (c->kernelHeight - 1) * c->dilationHeight + 1;
-        L.paddedWidth = rounded * c->strideWidth + c->quadsPerRow * 4 * c->dilationWidth + 16;
+        L.paddedWidth = rounded * c->strideWidth + c->quadsPerRow * 4 * c->dilationWidth + 64;  // gathers read 64 bytes
         if (L.paddedHeight < 0) L.paddedHeight = 0;
         L.total += round64((size_t)L.paddedHeight * (size_t)L.paddedWidth);
     } else if (!c->pointwise) {
@@ -53,6 +47,7 @@ static qw_vnni_layout qw_vnni_scratch_layout(const qw_vnni_conv *c) {
 }
 
 int qw_vnni_depthwise_supported(int strideWidth, int dilationWidth) {
+    // The byte shuffle reaches 3·sW + 3·dW within a lane; the dword permute needs sW ≤ 4 (implied).
     return strideWidth >= 1 && dilationWidth >= 1 && 3 * strideWidth + 3 * dilationWidth <= 15;
 }
 
@@ -64,7 +59,8 @@ int qw_vnni_support(void) {
     __builtin_cpu_init();
     int flags = 0;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni")) flags |= QW_VNNI_AVX;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
         flags |= QW_VNNI_AVX512;
     cached = flags;
     return flags;
@@ -75,19 +71,21 @@ int qw_vnni_support(void) {
 
 #define QW_NAME qw_conv_avxvnni
 #define QW_TARGET "avx2,fma,avxvnni"
-#define QW_DPBUSD(acc, a, b) _mm256_dpbusd_avx_epi32(acc, a, b)
+#include "Vector256.h"
 #include "ConvVNNIBody.h"
+#undef F
+#undef QW_INLINE
 #undef QW_NAME
 #undef QW_TARGET
-#undef QW_DPBUSD
 
 #define QW_NAME qw_conv_avx512vnni
-#define QW_TARGET "avx2,fma,avx512f,avx512vl,avx512vnni"
-#define QW_DPBUSD(acc, a, b) _mm256_dpbusd_epi32(acc, a, b)
+#define QW_TARGET "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"
+#include "Vector512.h"
 #include "ConvVNNIBody.h"
+#undef F
+#undef QW_INLINE
 #undef QW_NAME
 #undef QW_TARGET
-#undef QW_DPBUSD
 
 void qw_vnni_conv_run(int variant, qw_vnni_conv *c) {
     if (variant == QW_VNNI_AVX512) qw_conv_avx512vnni(c);
@@ -99,6 +97,7 @@ void qw_vnni_conv_run(int variant, qw_vnni_conv *c) {
 int qw_vnni_support(void) { return 0; }
 int qw_vnni_depthwise_supported(int strideWidth, int dilationWidth) { (void)strideWidth; (void)dilationWidth; return 0; }
 int qw_vnni_depthwise_supported(int strideWidth, int dilationWidth) {
+    // The byte shuffle reaches 3·sW + 3·dW within a lane; the dword permute needs sW ≤ 4 (implied).
     return strideWidth >= 1 && dilationWidth >= 1 && 3 * strideWidth + 3 * dilationWidth <= 15;
 }
 

@@ -1,7 +1,7 @@
 #ifndef QUANTKERNELS_VNNI_H
 #define QUANTKERNELS_VNNI_H
 // Optional x86-64 fast path of the int8 convolution (QuantKernels' Conv2DInt8), chosen at run time:
-// u8 x s8 dot products with vpdpbusd (AVX-VNNI, or AVX512-VNNI on 256-bit registers). Everything
+// u8 x s8 dot products with vpdpbusd (AVX-VNNI on ymm, or AVX512-VNNI on zmm registers). Everything
 // else (packing of the weights, the choice of path, the portable kernels) stays in QuantKernels;
 // this target only holds the inner loops that Swift cannot express as one instruction.
 // On other architectures it compiles to stubs that report no support.
@@ -11,7 +11,7 @@
 /// Bit flags of `qw_vnni_support()`.
 enum {
     QW_VNNI_AVX = 1,       ///< AVX-VNNI (VEX vpdpbusd ymm): Alder Lake+, Zen 5.
-    QW_VNNI_AVX512 = 2,    ///< AVX512-VNNI with AVX512VL (EVEX vpdpbusd ymm): Ice Lake+, Zen 4+.
+    QW_VNNI_AVX512 = 2,    ///< AVX512-VNNI (+F, BW, VL; vpdpbusd zmm): Cascade/Ice Lake+, Zen 4+.
 };
 
 /// Which variants this CPU runs (0 when none, and always 0 off x86-64).
