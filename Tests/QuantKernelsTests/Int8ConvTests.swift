@@ -241,6 +241,34 @@ private func checkRandom(_ g: Conv2DGeometry, _ rng: inout SplitMix64) -> String
         }
     }
 
+    /// 3x3 depthwise, the VNNI kernel's special case: taps in registers, output rows in pairs when the
+    /// vertical stride equals the dilation (odd and even heights, so the single-row tail runs too),
+    /// rows shorter and longer than 16 pixels (whole-vector stores spilling into the next row, masked
+    /// ones at the tensor's end), channel multipliers 1 and 2, batches 1 and 2, every element type.
+    @Test func depthwise3x3RowPairsMatchReference() {
+        var rng = SplitMix64(seed: 0x3_3D3)
+        var failures: [String] = []
+        for (strideHeight, strideWidth, dilationHeight, dilationWidth) in [(1, 1, 1, 1), (2, 2, 1, 1), (2, 2, 2, 2), (1, 2, 1, 1),
+                                                                           (2, 1, 1, 2), (1, 1, 2, 1)] {
+            for inHeight in [1, 2, 3, 4, 5, 7, 8] {
+                for inWidth in [1, 5, 12, 16, 17, 24, 33] {
+                    let pad = rng.int(0, 2)
+                    let outHeight = int8OutputSize(inHeight, kernel: 3, stride: strideHeight, dilation: dilationHeight, padBefore: pad, padAfter: pad)
+                    let outWidth = int8OutputSize(inWidth, kernel: 3, stride: strideWidth, dilation: dilationWidth, padBefore: pad, padAfter: pad)
+                    if outHeight == 0 || outWidth == 0 { continue }
+                    let channels = rng.int(2, 5)
+                    let g = Conv2DGeometry(batch: rng.int(1, 2), inChannels: channels, inHeight: inHeight, inWidth: inWidth,
+                                           outChannels: channels * rng.int(1, 2), outHeight: outHeight, outWidth: outWidth,
+                                           kernelHeight: 3, kernelWidth: 3, strideHeight: strideHeight, strideWidth: strideWidth,
+                                           dilationHeight: dilationHeight, dilationWidth: dilationWidth,
+                                           padTop: pad, padLeft: pad, groups: channels)
+                    if let failure = checkRandom(g, &rng) { failures.append(failure) }
+                }
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(3))")
+    }
+
     /// Depthwise vector plane fills — stride 2 (phase split) and stride 1: input widths around the 8-
     /// and 16-position chunk thresholds, pads 0–2 and both parities, so chunks end on even and odd
     /// bytes and the last chunk overlaps; signed and unsigned inputs, kernel widths 1, 3, 4.
