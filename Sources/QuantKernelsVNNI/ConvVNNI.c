@@ -33,7 +33,7 @@ static qw_vnni_layout qw_vnni_scratch_layout(const qw_vnni_conv *c) {
         L.paddedHeight = (c->outHeight - 1) * c->strideHeight + (c->kernelHeight - 1) * c->dilationHeight + 1;
         L.paddedWidth = rounded * c->strideWidth + c->quadsPerRow * 4 * c->dilationWidth + 64;  // gathers read 64 bytes
         if (L.paddedHeight < 0) L.paddedHeight = 0;
-        L.total += round64((size_t)L.paddedHeight * (size_t)L.paddedWidth);
+        L.total += 2 * round64((size_t)L.paddedHeight * (size_t)L.paddedWidth);   // two planes, alternating
     } else if (!c->pointwise) {
         const int rounded = (c->outWidth + 15) / 16 * 16;
         L.paddedHeight = (c->outHeight - 1) * c->strideHeight + (c->kernelHeight - 1) * c->dilationHeight + 1;

@@ -2,22 +2,38 @@
 // Vector256.h (AVX-VNNI, two ymm) or Vector512.h (AVX512-VNNI, one zmm) define as F(_…). Included
 // by ConvVNNI.c once per variant with QW_NAME and QW_TARGET defined. Not a standalone header.
 
-/// `width` bytes from `source` to `destination`, each XORed with `flip` (the signed → unsigned offset):
-/// 16-byte chunks, the last one overlapping its predecessor; 8/4-byte pairs, or bytes, below 16.
-QW_INLINE void F(_copyRow)(uint8_t *destination, const uint8_t *source, int width, uint8_t flip) {
+/// `rows` rows of `width` bytes (pitches `sourcePitch`, `destinationPitch`), each byte XORed with
+/// `flip` (the signed → unsigned offset). The width class is chosen once: 16-byte chunks (the last
+/// overlapping its predecessor), two overlapping 8-byte moves, or bytes.
+QW_INLINE void F(_copyRows)(uint8_t *destination, ptrdiff_t destinationPitch, const uint8_t *source, ptrdiff_t sourcePitch,
+                            int rows, int width, uint8_t flip) {
     const __m128i flip16 = _mm_set1_epi8((char)flip);
-    if (width >= 16) {
-        for (int x = 0;; x += 16) {
-            if (x + 16 > width) x = width - 16;
-            _mm_storeu_si128((__m128i *)(destination + x), _mm_xor_si128(_mm_loadu_si128((const __m128i *)(source + x)), flip16));
-            if (x + 16 >= width) break;
+    if (width > 32) {
+        for (int y = 0; y < rows; y++, destination += destinationPitch, source += sourcePitch) {
+            for (int x = 0;; x += 16) {
+                if (x + 16 > width) x = width - 16;
+                _mm_storeu_si128((__m128i *)(destination + x), _mm_xor_si128(_mm_loadu_si128((const __m128i *)(source + x)), flip16));
+                if (x + 16 >= width) break;
+            }
+        }
+    } else if (width >= 16) {
+        const int last = width - 16;
+        for (int y = 0; y < rows; y++, destination += destinationPitch, source += sourcePitch) {
+            const __m128i v0 = _mm_loadu_si128((const __m128i *)source), v1 = _mm_loadu_si128((const __m128i *)(source + last));
+            _mm_storeu_si128((__m128i *)destination, _mm_xor_si128(v0, flip16));
+            _mm_storeu_si128((__m128i *)(destination + last), _mm_xor_si128(v1, flip16));
         }
     } else if (width >= 8) {
-        _mm_storel_epi64((__m128i *)destination, _mm_xor_si128(_mm_loadl_epi64((const __m128i *)source), flip16));
-        _mm_storel_epi64((__m128i *)(destination + width - 8),
-                         _mm_xor_si128(_mm_loadl_epi64((const __m128i *)(source + width - 8)), flip16));
+        const int last = width - 8;
+        for (int y = 0; y < rows; y++, destination += destinationPitch, source += sourcePitch) {
+            const __m128i v0 = _mm_loadl_epi64((const __m128i *)source), v1 = _mm_loadl_epi64((const __m128i *)(source + last));
+            _mm_storel_epi64((__m128i *)destination, _mm_xor_si128(v0, flip16));
+            _mm_storel_epi64((__m128i *)(destination + last), _mm_xor_si128(v1, flip16));
+        }
     } else {
-        for (int x = 0; x < width; x++) destination[x] = source[x] ^ flip;
+        for (int y = 0; y < rows; y++, destination += destinationPitch, source += sourcePitch) {
+            for (int x = 0; x < width; x++) destination[x] = source[x] ^ flip;
+        }
     }
 }
 
@@ -50,12 +66,20 @@ QW_INLINE void F(_tile)(const F(_epilogue) *e, const float *multipliers, int per
         a3 = F(_dp)(a3, b, F(_broadcastQuad)(w + 12));
     }
     const F(_mask16) valid = count < 16 ? F(_validLanes)(count) : F(_allLanes)();
-    for (int r = 0; r < rows; r++) {
-        const F(_v16) acc = r == 0 ? a0 : r == 1 ? a1 : r == 2 ? a2 : a3;
-        const int oc = firstChannel + r;
-        F(_store16)(e, acc, multipliers[perTensor ? 0 : oc], count < 16, valid, count, 0,
-                    out + (ptrdiff_t)oc * channelStride, tally);
+    uint8_t *destination = out + (ptrdiff_t)firstChannel * channelStride;
+    const float *m = multipliers + (perTensor ? 0 : firstChannel);
+    const int step = perTensor ? 0 : 1;
+    if (rows == 4) {
+        // Unrolled: the accumulators stay in registers.
+        F(_store16)(e, a0, m[0], count < 16, valid, count, 0, destination, tally);
+        F(_store16)(e, a1, m[step], count < 16, valid, count, 0, destination + channelStride, tally);
+        F(_store16)(e, a2, m[2 * step], count < 16, valid, count, 0, destination + 2 * channelStride, tally);
+        F(_store16)(e, a3, m[3 * step], count < 16, valid, count, 0, destination + 3 * channelStride, tally);
+        return;
     }
+    F(_store16)(e, a0, m[0], count < 16, valid, count, 0, destination, tally);
+    if (rows > 1) F(_store16)(e, a1, m[step], count < 16, valid, count, 0, destination + channelStride, tally);
+    if (rows > 2) F(_store16)(e, a2, m[2 * step], count < 16, valid, count, 0, destination + 2 * channelStride, tally);
 }
 
 /// Depthwise: per output channel, a zero-point-padded u8 copy of its input channel; per filter row
@@ -85,20 +109,33 @@ __attribute__((target(QW_TARGET))) static void F(_depthwise)(qw_vnni_conv *c) {
     const int firstColumn = c->padLeft < Wp ? c->padLeft : Wp;
     int endColumn = c->inWidth + c->padLeft;
     if (endColumn > Wp) endColumn = Wp;
+    // Plane rows holding input rows: [rowStart, rowEnd).
+    const int rowStart = c->padTop < Hp ? c->padTop : Hp;
+    const int rowEnd = c->inHeight + c->padTop < Hp ? c->inHeight + c->padTop : Hp;
     F(_tally) tally = F(_makeTally)();
     const uint8_t *outEnd = (const uint8_t *)c->output + (ptrdiff_t)c->batch * outC * outPlane;
-    // The padding (zero point) is the same for every channel: written once per call; each channel
-    // then rewrites only the positions inside the input.
-    memset(plane, (uint8_t)zeroEff, (size_t)Hp * Wp);
-    for (int n = 0; n < c->batch; n++) {
-        for (int ch = 0; ch < inC; ch++) {
-            const uint8_t *in = (const uint8_t *)c->input + ((ptrdiff_t)n * inC + ch) * inPlane;
-            for (int y = 0; y < Hp && endColumn > firstColumn; y++) {
-                const int inY = y - c->padTop;
-                if (inY < 0 || inY >= c->inHeight) continue;
-                F(_copyRow)(plane + (ptrdiff_t)y * Wp + firstColumn,
-                            in + (ptrdiff_t)inY * c->inWidth + (firstColumn - c->padLeft), endColumn - firstColumn, flip);
+    // Two planes, alternating: channel k + 1 is copied into one while channel k is computed from the
+    // other, so the gathers' wide loads do not wait on the copy's just-issued narrow stores. The
+    // padding (zero point) is the same for every channel: written once per call; each channel then
+    // rewrites only the positions inside the input.
+    const size_t planeBytes = ((size_t)Hp * Wp + 63) / 64 * 64;
+    memset(plane, (uint8_t)zeroEff, 2 * planeBytes);
+    const int channels = c->batch * inC;
+    for (int k = 0; k <= channels; k++) {
+        // Copy (batch, channel) k, then compute k − 1.
+        if (k < channels) {
+            const uint8_t *in = (const uint8_t *)c->input + (ptrdiff_t)k * inPlane;
+            uint8_t *destination = plane + (size_t)(k & 1) * planeBytes;
+            if (rowEnd > rowStart && endColumn > firstColumn) {
+                F(_copyRows)(destination + (ptrdiff_t)rowStart * Wp + firstColumn, Wp,
+                             in + (ptrdiff_t)(rowStart - c->padTop) * c->inWidth + (firstColumn - c->padLeft), c->inWidth,
+                             rowEnd - rowStart, endColumn - firstColumn, flip);
             }
+        }
+        if (k == 0) continue;
+        const int n = (k - 1) / inC, ch = (k - 1) % inC;
+        const uint8_t *source = plane + (size_t)((k - 1) & 1) * planeBytes;
+        {
             for (int mi = 0; mi < c->channelMultiplier; mi++) {
                 const int oc = ch * c->channelMultiplier + mi;
                 const int8_t *taps = c->panels + (ptrdiff_t)oc * kH * qpr * 4;
@@ -115,7 +152,7 @@ __attribute__((target(QW_TARGET))) static void F(_depthwise)(qw_vnni_conv *c) {
                     int oy = 0;
                     if (c->strideHeight == c->dilationHeight) {
                         for (; oy + 2 <= c->outHeight; oy += 2) {
-                            const uint8_t *rowBase = plane + (ptrdiff_t)oy * c->strideHeight * Wp;
+                            const uint8_t *rowBase = source + (ptrdiff_t)oy * c->strideHeight * Wp;
                             for (int ox = 0; ox < c->outWidth; ox += 16) {
                                 const int count = c->outWidth - ox < 16 ? c->outWidth - ox : 16;
                                 const uint8_t *s0 = rowBase + (ptrdiff_t)ox * sW;
@@ -133,7 +170,7 @@ __attribute__((target(QW_TARGET))) static void F(_depthwise)(qw_vnni_conv *c) {
                         }
                     }
                     for (; oy < c->outHeight; oy++) {
-                        const uint8_t *rowBase = plane + (ptrdiff_t)oy * c->strideHeight * Wp;
+                        const uint8_t *rowBase = source + (ptrdiff_t)oy * c->strideHeight * Wp;
                         for (int ox = 0; ox < c->outWidth; ox += 16) {
                             const int count = c->outWidth - ox < 16 ? c->outWidth - ox : 16;
                             const uint8_t *s0 = rowBase + (ptrdiff_t)ox * sW;
@@ -150,7 +187,7 @@ __attribute__((target(QW_TARGET))) static void F(_depthwise)(qw_vnni_conv *c) {
                     continue;
                 }
                 for (int oy = 0; oy < c->outHeight; oy++) {
-                    const uint8_t *rowBase = plane + (ptrdiff_t)oy * c->strideHeight * Wp;
+                    const uint8_t *rowBase = source + (ptrdiff_t)oy * c->strideHeight * Wp;
                     for (int ox = 0; ox < c->outWidth; ox += 16) {
                         const int count = c->outWidth - ox < 16 ? c->outWidth - ox : 16;
                         F(_v16) acc = bias;
@@ -239,20 +276,18 @@ __attribute__((target(QW_TARGET))) static void QW_NAME(qw_vnni_conv *c) {
         const int firstColumn = c->padLeft < Wp ? c->padLeft : Wp;
         int endColumn = c->inWidth + c->padLeft;
         if (endColumn > Wp) endColumn = Wp;
+        const int rowStart = c->padTop < Hp ? c->padTop : Hp;
+        const int rowEnd = c->inHeight + c->padTop < Hp ? c->inHeight + c->padTop : Hp;
         const int sW = c->strideWidth;
         // The padding (zero point) is the same for every channel and batch: written once per call.
         memset(padded, (uint8_t)zeroEff, (size_t)inC * Hp * Wp);
         for (int n = 0; n < c->batch; n++) {
             const uint8_t *in = (const uint8_t *)c->input + (ptrdiff_t)n * inC * inPlane;
             uint8_t *out = (uint8_t *)c->output + (ptrdiff_t)n * outC * outPlane;
-            for (int ch = 0; ch < inC && endColumn > firstColumn; ch++) {
-                for (int y = 0; y < Hp; y++) {
-                    const int inY = y - c->padTop;
-                    if (inY < 0 || inY >= c->inHeight) continue;
-                    F(_copyRow)(padded + ((ptrdiff_t)ch * Hp + y) * Wp + firstColumn,
-                                in + ch * inPlane + (ptrdiff_t)inY * c->inWidth + (firstColumn - c->padLeft),
-                                endColumn - firstColumn, flip);
-                }
+            for (int ch = 0; ch < inC && endColumn > firstColumn && rowEnd > rowStart; ch++) {
+                F(_copyRows)(padded + ((ptrdiff_t)ch * Hp + rowStart) * Wp + firstColumn, Wp,
+                             in + ch * inPlane + (ptrdiff_t)(rowStart - c->padTop) * c->inWidth + (firstColumn - c->padLeft),
+                             c->inWidth, rowEnd - rowStart, endColumn - firstColumn, flip);
             }
             for (int oy = 0; oy < c->outHeight; oy++) {
                 const uint8_t *rowBase = padded + (ptrdiff_t)oy * c->strideHeight * Wp;
