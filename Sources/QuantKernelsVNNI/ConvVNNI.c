@@ -82,6 +82,7 @@ int qw_vnni_support(void) {
 #define QW_TARGET "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"
 #include "Vector512.h"
 #include "ConvVNNIBody.h"
+#undef QW_WIDE
 #undef F
 #undef QW_INLINE
 #undef QW_NAME

@@ -82,6 +82,61 @@ QW_INLINE void F(_tile)(const F(_epilogue) *e, const float *multipliers, int per
     if (rows > 2) F(_store16)(e, a2, m[2 * step], count < 16, valid, count, 0, destination + 2 * channelStride, tally);
 }
 
+#ifdef QW_WIDE
+/// 8 output channels (two weight blocks, `left0` and `left1`) x 16 pixels: as `_tile` with 8 full rows
+/// (32 vector registers: the accumulators, the panel vector and the broadcast weights all fit).
+QW_INLINE void F(_tile8)(const F(_epilogue) *e, const float *multipliers, int perTensor, const uint8_t *right,
+                         const int8_t *left0, const int8_t *left1, int quads, const int32_t *biasEff, int firstChannel,
+                         int count, uint8_t *out, ptrdiff_t channelStride, F(_tally) *tally) {
+    const int32_t *bias = biasEff + firstChannel;
+    F(_v16) a0 = F(_set1)(bias[0]), a1 = F(_set1)(bias[1]), a2 = F(_set1)(bias[2]), a3 = F(_set1)(bias[3]);
+    F(_v16) a4 = F(_set1)(bias[4]), a5 = F(_set1)(bias[5]), a6 = F(_set1)(bias[6]), a7 = F(_set1)(bias[7]);
+    for (int q = 0; q < quads; q++) {
+        const F(_v16) b = F(_load64)(right + q * 64);
+        const int8_t *w = left0 + q * 16, *v = left1 + q * 16;
+        a0 = F(_dp)(a0, b, F(_broadcastQuad)(w + 0));
+        a1 = F(_dp)(a1, b, F(_broadcastQuad)(w + 4));
+        a2 = F(_dp)(a2, b, F(_broadcastQuad)(w + 8));
+        a3 = F(_dp)(a3, b, F(_broadcastQuad)(w + 12));
+        a4 = F(_dp)(a4, b, F(_broadcastQuad)(v + 0));
+        a5 = F(_dp)(a5, b, F(_broadcastQuad)(v + 4));
+        a6 = F(_dp)(a6, b, F(_broadcastQuad)(v + 8));
+        a7 = F(_dp)(a7, b, F(_broadcastQuad)(v + 12));
+    }
+    const F(_mask16) valid = count < 16 ? F(_validLanes)(count) : F(_allLanes)();
+    uint8_t *d = out + (ptrdiff_t)firstChannel * channelStride;
+    const float *m = multipliers + (perTensor ? 0 : firstChannel);
+    const int step = perTensor ? 0 : 1;
+    F(_store16)(e, a0, m[0], count < 16, valid, count, 0, d, tally);
+    F(_store16)(e, a1, m[step], count < 16, valid, count, 0, d + channelStride, tally);
+    F(_store16)(e, a2, m[2 * step], count < 16, valid, count, 0, d + 2 * channelStride, tally);
+    F(_store16)(e, a3, m[3 * step], count < 16, valid, count, 0, d + 3 * channelStride, tally);
+    F(_store16)(e, a4, m[4 * step], count < 16, valid, count, 0, d + 4 * channelStride, tally);
+    F(_store16)(e, a5, m[5 * step], count < 16, valid, count, 0, d + 5 * channelStride, tally);
+    F(_store16)(e, a6, m[6 * step], count < 16, valid, count, 0, d + 6 * channelStride, tally);
+    F(_store16)(e, a7, m[7 * step], count < 16, valid, count, 0, d + 7 * channelStride, tally);
+}
+#endif
+
+/// Every weight block over one packed panel of `count` pixels (a literal 16 at the full-panel call
+/// sites, so the masks fold away): 8-row tiles where the variant has the registers, then 4-row ones.
+QW_INLINE void F(_panel)(const F(_epilogue) *e, const qw_vnni_conv *c, const uint8_t *right, int quads,
+                         const int32_t *biasEff, int count, uint8_t *out, ptrdiff_t outPlane, F(_tally) *tally) {
+    const int outC = c->outChannels, blocks = (outC + 3) / 4;
+    int block = 0;
+#ifdef QW_WIDE
+    for (; block + 2 <= outC / 4; block += 2) {
+        F(_tile8)(e, c->multipliers, c->perTensor, right, c->panels + (ptrdiff_t)block * quads * 16,
+                  c->panels + (ptrdiff_t)(block + 1) * quads * 16, quads, biasEff, block * 4, count, out, outPlane, tally);
+    }
+#endif
+    for (; block < blocks; block++) {
+        const int rows = outC - block * 4 < 4 ? outC - block * 4 : 4;
+        F(_tile)(e, c->multipliers, c->perTensor, right, c->panels + (ptrdiff_t)block * quads * 16, quads, biasEff,
+                 block * 4, rows, count, out, outPlane, tally);
+    }
+}
+
 /// Depthwise: per output channel, a zero-point-padded u8 copy of its input channel; per filter row
 /// and tap quad, 16 output pixels gather their 4 tap bytes with a dword permute and a byte shuffle
 /// (4 pixels per 128-bit lane: byte i·sW + t·dW), then one vpdpbusd per 8 or 16 pixels.
@@ -215,7 +270,7 @@ __attribute__((target(QW_TARGET))) static void QW_NAME(qw_vnni_conv *c) {
     if (c->depthwise) { F(_depthwise)(c); return; }
     const F(_epilogue) e = F(_makeEpilogue)(c);
     const int quads = c->depthQuads, depthRows = quads * 4;
-    const int inC = c->inChannels, outC = c->outChannels, blocks = (outC + 3) / 4;
+    const int inC = c->inChannels, outC = c->outChannels;
     const int32_t zeroEff = c->inputSigned ? c->inputZero + 128 : c->inputZero;
     const uint8_t flip = c->inputSigned ? 0x80 : 0;
     const __m128i flip16 = _mm_set1_epi8((char)flip);
@@ -253,11 +308,8 @@ __attribute__((target(QW_TARGET))) static void QW_NAME(qw_vnni_conv *c) {
                     }
                     F(_quad)(right + k * 16, r[0], r[1], r[2], r[3]);
                 }
-                for (int block = 0; block < blocks; block++) {
-                    const int rows = outC - block * 4 < 4 ? outC - block * 4 : 4;
-                    F(_tile)(&e, c->multipliers, c->perTensor, right, c->panels + (ptrdiff_t)block * quads * 16, quads, biasEff,
-                             block * 4, rows, count, out + p, outPlane, &tally);
-                }
+                if (count == 16) F(_panel)(&e, c, right, quads, biasEff, 16, out + p, outPlane, &tally);
+                else F(_panel)(&e, c, right, quads, biasEff, count, out + p, outPlane, &tally);
             }
         }
     } else {
@@ -314,11 +366,9 @@ __attribute__((target(QW_TARGET))) static void QW_NAME(qw_vnni_conv *c) {
                         }
                         F(_quad)(right + k * 16, r[0], r[1], r[2], r[3]);
                     }
-                    for (int block = 0; block < blocks; block++) {
-                        const int rows = outC - block * 4 < 4 ? outC - block * 4 : 4;
-                        F(_tile)(&e, c->multipliers, c->perTensor, right, c->panels + (ptrdiff_t)block * quads * 16, quads, biasEff,
-                                 block * 4, rows, count, out + (ptrdiff_t)oy * c->outWidth + ox, outPlane, &tally);
-                    }
+                    uint8_t *destination = out + (ptrdiff_t)oy * c->outWidth + ox;
+                    if (count == 16) F(_panel)(&e, c, right, quads, biasEff, 16, destination, outPlane, &tally);
+                    else F(_panel)(&e, c, right, quads, biasEff, count, destination, outPlane, &tally);
                 }
             }
         }

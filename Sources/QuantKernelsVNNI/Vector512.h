@@ -2,6 +2,7 @@
 // ConvVNNIBody.h, with QW_NAME and QW_TARGET defined. Not a standalone header.
 #define F(name) QW_CONCAT(QW_NAME, name)
 #define QW_INLINE __attribute__((target(QW_TARGET), always_inline)) static inline
+#define QW_WIDE 1   // 32 vector registers: 8-row tiles
 
 typedef __m512i F(_v16);
 typedef __mmask16 F(_mask16);
