@@ -37,6 +37,20 @@ QW_INLINE void F(_copyRows)(uint8_t *destination, ptrdiff_t destinationPitch, co
     }
 }
 
+/// The epilogue mode bits of a call: countLow, countHigh, signed output.
+QW_INLINE int F(_mode)(const qw_vnni_conv *c) {
+    return (c->countLow ? 1 : 0) | (c->countHigh ? 2 : 0) | (c->outputSigned ? 4 : 0);
+}
+
+/// The call's epilogue with its flags replaced by the literal bits of `mode`.
+QW_INLINE F(_epilogue) F(_specialized)(const qw_vnni_conv *c, const int mode) {
+    F(_epilogue) e = F(_makeEpilogue)(c);
+    e.countLow = mode & 1;
+    e.countHigh = (mode >> 1) & 1;
+    e.outputSigned = (mode >> 2) & 1;
+    return e;
+}
+
 /// 16 pixels x 4 reduction rows (16 bytes each) → 64 bytes `[pixel][4]` (the vpdpbusd operand layout).
 QW_INLINE void F(_quad)(uint8_t *destination, __m128i r0, __m128i r1, __m128i r2, __m128i r3) {
     __m128i t0 = _mm_unpacklo_epi8(r0, r1), t1 = _mm_unpackhi_epi8(r0, r1);
@@ -140,8 +154,8 @@ QW_INLINE void F(_panel)(const F(_epilogue) *e, const qw_vnni_conv *c, const uin
 /// Depthwise: per output channel, a zero-point-padded u8 copy of its input channel; per filter row
 /// and tap quad, 16 output pixels gather their 4 tap bytes with a dword permute and a byte shuffle
 /// (4 pixels per 128-bit lane: byte i·sW + t·dW), then one vpdpbusd per 8 or 16 pixels.
-__attribute__((target(QW_TARGET))) static void F(_depthwise)(qw_vnni_conv *c) {
-    const F(_epilogue) e = F(_makeEpilogue)(c);
+QW_INLINE void F(_depthwiseBody)(qw_vnni_conv *c, const int mode) {
+    const F(_epilogue) e = F(_specialized)(c, mode);
     const int inC = c->inChannels, outC = c->outChannels, kH = c->kernelHeight, qpr = c->quadsPerRow;
     const int sW = c->strideWidth, dW = c->dilationWidth;
     const int32_t zeroEff = c->inputSigned ? c->inputZero + 128 : c->inputZero;
@@ -266,9 +280,8 @@ __attribute__((target(QW_TARGET))) static void F(_depthwise)(qw_vnni_conv *c) {
 
 /// General (groups == 1) and pointwise convolutions: per 16-pixel panel, the u8 quads of the
 /// reduction packed into `right`, then every 4-channel weight block over it.
-__attribute__((target(QW_TARGET))) static void QW_NAME(qw_vnni_conv *c) {
-    if (c->depthwise) { F(_depthwise)(c); return; }
-    const F(_epilogue) e = F(_makeEpilogue)(c);
+QW_INLINE void F(_convBody)(qw_vnni_conv *c, const int mode) {
+    const F(_epilogue) e = F(_specialized)(c, mode);
     const int quads = c->depthQuads, depthRows = quads * 4;
     const int inC = c->inChannels, outC = c->outChannels;
     const int32_t zeroEff = c->inputSigned ? c->inputZero + 128 : c->inputZero;
@@ -374,4 +387,33 @@ __attribute__((target(QW_TARGET))) static void QW_NAME(qw_vnni_conv *c) {
         }
     }
     F(_reduceTally)(tally, &c->lowCount, &c->highCount);
+}
+
+/// The loops compiled once per epilogue mode (countLow, countHigh, signed output as literal bits), so
+/// the per-store flag tests fold away.
+__attribute__((target(QW_TARGET))) static void F(_depthwise)(qw_vnni_conv *c) {
+    switch (F(_mode)(c)) {
+    case 0: F(_depthwiseBody)(c, 0); break;
+    case 1: F(_depthwiseBody)(c, 1); break;
+    case 2: F(_depthwiseBody)(c, 2); break;
+    case 3: F(_depthwiseBody)(c, 3); break;
+    case 4: F(_depthwiseBody)(c, 4); break;
+    case 5: F(_depthwiseBody)(c, 5); break;
+    case 6: F(_depthwiseBody)(c, 6); break;
+    default: F(_depthwiseBody)(c, 7); break;
+    }
+}
+
+__attribute__((target(QW_TARGET))) static void QW_NAME(qw_vnni_conv *c) {
+    if (c->depthwise) { F(_depthwise)(c); return; }
+    switch (F(_mode)(c)) {
+    case 0: F(_convBody)(c, 0); break;
+    case 1: F(_convBody)(c, 1); break;
+    case 2: F(_convBody)(c, 2); break;
+    case 3: F(_convBody)(c, 3); break;
+    case 4: F(_convBody)(c, 4); break;
+    case 5: F(_convBody)(c, 5); break;
+    case 6: F(_convBody)(c, 6); break;
+    default: F(_convBody)(c, 7); break;
+    }
 }
