@@ -28,7 +28,8 @@ static qw_vnni_layout qw_vnni_scratch_layout(const qw_vnni_conv *c) {
     L.paddedOffset = L.offsetsOffset + round64((size_t)quads * 16);
     L.total = L.paddedOffset;
     if (c->depthwise) {
-        // One zero-point-padded u8 plane: every 16-pixel block reads 4 loads of 16 bytes per tap quad.
+        // Two zero-point-padded u8 planes (channels alternate); a 16-pixel gather reads up to 64 bytes
+        // (one zmm, or two 32-byte loads sW·8 apart) from its row position.
         const int rounded = (c->outWidth + 15) / 16 * 16;
         L.paddedHeight = (c->outHeight - 1) * c->strideHeight + (c->kernelHeight - 1) * c->dilationHeight + 1;
         L.paddedWidth = rounded * c->strideWidth + c->quadsPerRow * 4 * c->dilationWidth + 64;  // gathers read 64 bytes
