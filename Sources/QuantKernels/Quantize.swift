@@ -61,15 +61,35 @@ public enum QuantizeLinear {
                 let base = (outerIndex * channels + channel) * inner
                 let source = input + base, destination = output + base
                 var i = 0
-                // 8 lanes per step (one vdivps ymm; NEON: two fdiv): whole-vector compares and blends.
-                while i + 8 <= inner {
-                    let x = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self)
+                // 16 lanes per step as two independent 8-lane halves (two divisions in flight; vdivps ymm,
+                // NEON fdiv): whole-vector compares, min/max clamps, one narrowing store for 8-bit outputs.
+                @inline(__always) func shifted(_ x: SIMD8<Float>) -> SIMD8<Float> {
                     var t = x / scale + magic
                     t.replace(with: magic, where: t .!= t)  // NaN → the zero point
                     lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self)
                     highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self)
-                    t.replace(with: upperBound, where: t .> upperBound)
-                    t.replace(with: lowerBound, where: t .< lowerBound)
+                    for lane in 0..<8 {   // lane loop: vmaxps/vminps (t is not NaN here)
+                        let value = t[lane]
+                        t[lane] = value < lowerBound[lane] ? lowerBound[lane] : (value > upperBound[lane] ? upperBound[lane] : value)
+                    }
+                    return t
+                }
+                while i + 16 <= inner {
+                    let t0 = shifted(UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self))
+                    let t1 = shifted(UnsafeRawPointer(source + i + 8).loadUnaligned(as: SIMD8<Float>.self))
+                    let q0 = unsafeBitCast(t0, to: SIMD8<Int32>.self) &- offset
+                    let q1 = unsafeBitCast(t1, to: SIMD8<Int32>.self) &- offset
+                    if Y.bitWidth == 8 {
+                        let bytes = SIMD16<UInt8>(truncatingIfNeeded: SIMD16<Int32>(lowHalf: q0, highHalf: q1))
+                        UnsafeMutableRawPointer(destination + i).storeBytes(of: bytes, as: SIMD16<UInt8>.self)
+                    } else {
+                        storeNarrowed8(q0, destination + i)
+                        storeNarrowed8(q1, destination + i + 8)
+                    }
+                    i += 16
+                }
+                while i + 8 <= inner {
+                    let t = shifted(UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self))
                     storeNarrowed8(unsafeBitCast(t, to: SIMD8<Int32>.self) &- offset, destination + i)
                     i += 8
                 }
