@@ -57,4 +57,26 @@ size_t qw_vnni_conv_scratch_bytes(const qw_vnni_conv *c);
 /// Runs the convolution with `variant` (one QW_VNNI_* flag that qw_vnni_support() reported).
 void qw_vnni_conv_run(int variant, qw_vnni_conv *c);
 
+/// Float GEMM (QuantKernels' GemmKernel, one depth block: k ≤ 256) on AVX-512F, 8 x 32 register tiles:
+/// c[i][j] = clamp(alpha · Σ_p a[i][p]·b[p][j] (fused multiply-adds from 0, p in order) + rowBias[i]
+/// + columnBias[j]) — the portable kernel's operations in its order, so the same bits.
+typedef struct {
+    int m, n, k;
+    const float *a;            ///< a[i][p] at a[i·aRowStride + p·aColStride]
+    long aRowStride, aColStride;
+    const float *b;            ///< b[p][j] at b[p·bRowStride + j] (unit column stride)
+    long bRowStride;
+    float *c;                  ///< c[i][j] at c[i·ldc + j]
+    long ldc;
+    float alpha;
+    const float *rowBias, *columnBias;   ///< or NULL
+    int clamp;                 ///< apply [lower, upper] (NaN passes through)
+    float lower, upper;
+    float *scratch;            ///< 8·k floats (one packed 8-row panel of a)
+} qw_sgemm;
+
+/// Whether `qw_sgemm_avx512` runs on this CPU (AVX-512F).
+int qw_sgemm_avx512_supported(void);
+void qw_sgemm_avx512(const qw_sgemm *g);
+
 #endif
