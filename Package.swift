@@ -34,10 +34,11 @@ let package = Package(
         .target(name: "QuantKernels", dependencies: ["QuantKernelsVNNI"],
                 swiftSettings: kernelSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
-        // C: the optional x86-64 VNNI (vpdpbusd) inner loops of the int8 convolution, chosen at run
-        // time when the CPU has AVX-VNNI or AVX512-VNNI (function-level target attributes: the
-        // package's baseline stays x86-64-v3). Stubs on other architectures. QuantKernels keeps its
-        // portable kernels and uses this only through `#if canImport` (the Embedded build has neither).
+        // C: optional x86-64 inner loops chosen at run time — the int8 convolution on AVX-VNNI or
+        // AVX512-VNNI (vpdpbusd), the one-depth-block float GEMM on AVX-512F — each bit-identical to
+        // the portable kernel it replaces (function-level target attributes: the package's baseline
+        // stays x86-64-v3). Stubs on other architectures. QuantKernels keeps its portable kernels and
+        // uses this only through `#if canImport` (the Embedded build has neither).
         .target(name: "QuantKernelsVNNI", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
 
         // Tensors, graph IR, shape inference, folding, memory plan, executor.

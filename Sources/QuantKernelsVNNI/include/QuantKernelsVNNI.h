@@ -1,10 +1,10 @@
 #ifndef QUANTKERNELS_VNNI_H
 #define QUANTKERNELS_VNNI_H
-// Optional x86-64 fast path of the int8 convolution (QuantKernels' Conv2DInt8), chosen at run time:
-// u8 x s8 dot products with vpdpbusd (AVX-VNNI on ymm, or AVX512-VNNI on zmm registers). Everything
-// else (packing of the weights, the choice of path, the portable kernels) stays in QuantKernels;
-// this target only holds the inner loops that Swift cannot express as one instruction.
-// On other architectures it compiles to stubs that report no support.
+// Optional x86-64 fast paths chosen at run time: the int8 convolution (QuantKernels' Conv2DInt8) with
+// u8 x s8 dot products by vpdpbusd (AVX-VNNI on ymm, or AVX512-VNNI on zmm registers), and the float
+// GEMM's one-depth-block case on AVX-512F. Everything else (packing of the weights, the choice of
+// path, the portable kernels) stays in QuantKernels; this target only holds inner loops that Swift,
+// built for x86-64-v3, cannot express. On other architectures it compiles to stubs reporting no support.
 #include <stdint.h>
 #include <stddef.h>
 
