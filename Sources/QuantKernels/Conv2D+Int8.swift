@@ -35,7 +35,7 @@ public enum Conv2DInt8 {
         @usableFromInline let depthwiseTaps: [Int16]     // [outC][tapPairs·2]
         @usableFromInline let tapOffsets: [Int]          // [tapPairs·2] offsets into the plane
         @usableFromInline let planeRows: Int, planeRowLength: Int
-        // VNNI plan (x86-64, groups == 1, every w − wZero in Int8): see `Int8Acceleration`.
+        // VNNI plan (x86-64; groups == 1 or depthwise; every w − wZero in Int8): see `Int8Acceleration`.
         /// The QW_VNNI_* variant `run` uses, or 0 for the portable kernels.
         public let vnniVariant: Int32
         @usableFromInline let depthQuads: Int
