@@ -38,7 +38,15 @@ let package = Package(
         // Per-operator compute loops, requantization, saturation counters.
         // Pure Swift: no Foundation, no existentials (also compiles under Embedded Swift).
         // Optimised even in debug builds: the tests run real models through these loops.
-        .target(name: "QuantKernels", swiftSettings: kernelSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        .target(name: "QuantKernels", dependencies: ["QuantKernelsVNNI"],
+                swiftSettings: kernelSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+
+        // C: optional x86-64 inner loops chosen at run time — the int8 convolution on AVX-VNNI or
+        // AVX512-VNNI (vpdpbusd), the one-depth-block float GEMM on AVX-512F — each bit-identical to
+        // the portable kernel it replaces (function-level target attributes: the package's baseline
+        // stays x86-64-v3). Stubs on other architectures. QuantKernels keeps its portable kernels and
+        // uses this only through `#if canImport` (the Embedded build has neither).
+        .target(name: "QuantKernelsVNNI", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
 
         // Tensors, graph IR, shape inference, folding, memory plan, executor.
         // Optimised in debug builds too: its step closures call the generic kernels, and the tests run

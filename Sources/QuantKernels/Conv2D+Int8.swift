@@ -7,6 +7,10 @@
 // a reduction of depth K = (inC/groups)·kH·kW ≤ 32768 cannot overflow Int32 (checked at load).
 // Padding taps read xZero, i.e. contribute 0 after the subtraction.
 
+#if canImport(QuantKernelsVNNI)
+import QuantKernelsVNNI
+#endif
+
 /// QLinearConv: input `[N, inC, inH, inW]` UInt8/Int8 with `inputZero`; weights `[outC, inC/groups,
 /// kH, kW]` Int8/UInt8 with per-output-channel zero points (count 1 or outC); bias Int32 `[outC]`
 /// or nil; output `[N, outC, outH, outW]` requantized per output channel (multipliers count 1 or outC).
@@ -31,8 +35,15 @@ public enum Conv2DInt8 {
         @usableFromInline let depthwiseTaps: [Int16]     // [outC][tapPairs·2]
         @usableFromInline let tapOffsets: [Int]          // [tapPairs·2] offsets into the plane
         @usableFromInline let planeRows: Int, planeRowLength: Int
+        // VNNI plan (x86-64; groups == 1 or depthwise; every w − wZero in Int8): see `Int8Acceleration`.
+        /// The QW_VNNI_* variant `run` uses, or 0 for the portable kernels.
+        public let vnniVariant: Int32
+        @usableFromInline let depthQuads: Int
+        @usableFromInline let vnniPanels: [Int8]      // [ceil(outC/4)][depthQuads][4 rows][4]
+        @usableFromInline let weightSums: [Int32]     // [outC] Σ_k (w − wZero)
 
-        public init<W: QuantizedScalar>(weights: UnsafePointer<W>, zeroPoints: [Int32], geometry g: Conv2DGeometry) {
+        public init<W: QuantizedScalar>(weights: UnsafePointer<W>, zeroPoints: [Int32], geometry g: Conv2DGeometry,
+                                        acceleration: Int8Acceleration = .automatic) {
             g.validate()
             precondition(W.bitWidth == 8, "Conv2DInt8: fast path takes 8-bit weights")
             precondition(zeroPoints.count == 1 || zeroPoints.count == g.outChannels,
@@ -96,7 +107,87 @@ public enum Conv2DInt8 {
                 }
                 leftPanels = panels
             }
+
+            // VNNI: s8 weights in blocks of 4 output channels x 4 reduction indices (the u8 x s8
+            // vpdpbusd operand), when every w − wZero fits Int8; the input zero point is folded into
+            // the bias per call through Σ_k (w − wZero).
+            let depthwiseEligible = isDepthwise && g.kernelWidth <= 32 && Conv2DInt8.vnniDepthwiseSupported(g)
+            var variant = acceleration.variant(isEligible: (!isDepthwise && g.groups == 1) || depthwiseEligible)
+            let quads = (depth + 3) / 4
+            let quadsPerRow = (g.kernelWidth + 3) / 4
+            var vnni: [Int8] = []
+            var sums: [Int32] = []
+            if variant != 0 {
+                sums = [Int32](repeating: 0, count: g.outChannels)
+                if isDepthwise {
+                    // [oc][filterY][quad][4]: tap (fy, fx) at quad fx / 4, byte fx % 4 (zero past kW).
+                    vnni = [Int8](repeating: 0, count: g.outChannels * g.kernelHeight * quadsPerRow * 4)
+                    outer: for oc in 0..<g.outChannels {
+                        for tap in 0..<taps {
+                            let value = Int32(weights[oc * taps + tap]) - zero(oc)
+                            guard value >= -128 && value <= 127 else { variant = 0; break outer }
+                            let fy = tap / g.kernelWidth, fx = tap % g.kernelWidth
+                            vnni[((oc * g.kernelHeight + fy) * quadsPerRow + fx / 4) * 4 + fx % 4] = Int8(value)
+                            sums[oc] &+= value
+                        }
+                    }
+                } else {
+                    let blocks = (g.outChannels + 3) / 4
+                    vnni = [Int8](repeating: 0, count: blocks * quads * 16)
+                    outer: for oc in 0..<g.outChannels {
+                        for kk in 0..<depth {
+                            let value = Int32(weights[oc * depth + kk]) - zero(oc)
+                            guard value >= -128 && value <= 127 else { variant = 0; break outer }
+                            vnni[((oc / 4) * quads + kk / 4) * 16 + (oc % 4) * 4 + kk % 4] = Int8(value)
+                            sums[oc] &+= value
+                        }
+                    }
+                }
+                if variant == 0 { vnni = []; sums = [] }
+            }
+            vnniVariant = variant
+            depthQuads = quads
+            vnniPanels = vnni
+            weightSums = sums
         }
+    }
+
+    /// Whether the int8 convolution may use an x86-64 VNNI kernel (bit-identical to the portable ones).
+    public enum Int8Acceleration: Sendable, Equatable {
+        /// The fastest kernel this CPU runs (VNNI when available and the weights allow it).
+        case automatic
+        /// The portable Swift kernels only.
+        case portable
+        /// This QW_VNNI_* variant if the CPU runs it and the weights allow it (for tests), else portable.
+        case vnni(Int32)
+
+        func variant(isEligible: Bool) -> Int32 {
+            guard isEligible else { return 0 }
+            let support = Conv2DInt8.vnniSupport
+            switch self {
+            case .portable: return 0
+            case .automatic: return support & 2 != 0 ? 2 : support & 1
+            case let .vnni(v): return support & v != 0 && (v == 1 || v == 2) ? v : 0
+            }
+        }
+    }
+
+    /// Whether the VNNI depthwise kernel takes this geometry's horizontal stride and dilation.
+    static func vnniDepthwiseSupported(_ g: Conv2DGeometry) -> Bool {
+        #if canImport(QuantKernelsVNNI)
+        return qw_vnni_depthwise_supported(Int32(truncatingIfNeeded: g.strideWidth), Int32(truncatingIfNeeded: g.dilationWidth)) != 0
+        #else
+        return false
+        #endif
+    }
+
+    /// QW_VNNI_* flags of the variants this CPU runs (0 off x86-64, or without VNNI).
+    public static var vnniSupport: Int32 {
+        #if canImport(QuantKernelsVNNI)
+        return qw_vnni_support()
+        #else
+        return 0
+        #endif
     }
 
     /// Readable reference (TFLite-Micro shape): one dot product per output element.
@@ -184,11 +275,82 @@ public enum Conv2DInt8 {
             let rows = (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1
             let rounded = (g.outWidth + int8ConvTileColumns - 1) / int8ConvTileColumns * int8ConvTileColumns
             let length = rounded + ((g.kernelWidth - 1) * g.dilationWidth) / g.strideWidth
-            return max(0, rows) * g.strideWidth * length * MemoryLayout<Int16>.stride + 64
+            let portable = max(0, rows) * g.strideWidth * length * MemoryLayout<Int16>.stride + 64
+            #if canImport(QuantKernelsVNNI)
+            if vnniSupport != 0 && vnniDepthwiseSupported(g) {
+                var c = vnniCall(g)
+                return max(portable, qw_vnni_conv_scratch_bytes(&c))
+            }
+            #endif
+            return portable
         }
-        // One 16-pixel im2col panel.
-        return int8ConvTileColumns * pairs * 2 * MemoryLayout<Int16>.stride + 64
+        // One 16-pixel im2col panel (and the VNNI kernel's scratch, when it may run).
+        let portable = int8ConvTileColumns * pairs * 2 * MemoryLayout<Int16>.stride + 64
+        #if canImport(QuantKernelsVNNI)
+        if g.groups == 1 && vnniSupport != 0 {
+            var c = vnniCall(g)
+            return max(portable, qw_vnni_conv_scratch_bytes(&c))
+        }
+        #endif
+        return portable
     }
+
+    #if canImport(QuantKernelsVNNI)
+    /// The geometry part of a VNNI call.
+    static func vnniCall(_ g: Conv2DGeometry) -> qw_vnni_conv {
+        var c = qw_vnni_conv()
+        c.batch = Int32(g.batch); c.inChannels = Int32(g.inChannels); c.inHeight = Int32(g.inHeight); c.inWidth = Int32(g.inWidth)
+        c.outChannels = Int32(g.outChannels); c.outHeight = Int32(g.outHeight); c.outWidth = Int32(g.outWidth)
+        c.kernelHeight = Int32(g.kernelHeight); c.kernelWidth = Int32(g.kernelWidth)
+        c.strideHeight = Int32(g.strideHeight); c.strideWidth = Int32(g.strideWidth)
+        c.dilationHeight = Int32(g.dilationHeight); c.dilationWidth = Int32(g.dilationWidth)
+        c.padTop = Int32(g.padTop); c.padLeft = Int32(g.padLeft)
+        c.pointwise = g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
+            && g.padTop == 0 && g.padLeft == 0 && g.outHeight == g.inHeight && g.outWidth == g.inWidth ? 1 : 0
+        if g.groups == g.inChannels && g.groups > 1 {
+            c.pointwise = 0
+            c.depthwise = 1
+            c.channelMultiplier = Int32(g.outChannels / g.inChannels)
+            c.quadsPerRow = Int32((g.kernelWidth + 3) / 4)
+        }
+        return c
+    }
+
+    /// The VNNI kernel (`packed.vnniVariant != 0`, 8-bit X and Y).
+    static func runVNNI<X: QuantizedScalar, Y: QuantizedScalar>(
+        input: UnsafePointer<X>, inputZero: Int32, packed: PackedWeights, bias: UnsafePointer<Int32>?,
+        output: UnsafeMutablePointer<Y>, requantization r: Requantization,
+        counts: UnsafeMutablePointer<SaturationCounts>, scratch: UnsafeMutableRawPointer
+    ) {
+        let g = packed.geometry
+        var c = vnniCall(g)
+        c.input = UnsafeRawPointer(input)
+        c.inputSigned = X.isSigned ? 1 : 0
+        c.inputZero = inputZero
+        c.depthQuads = Int32(packed.depthQuads)
+        c.bias = bias
+        c.perTensor = r.multipliers.count == 1 ? 1 : 0
+        c.zeroPoint = r.zeroPoint; c.qmin = r.qmin; c.qmax = r.qmax; c.lower = r.lower; c.upper = r.upper
+        c.countLow = r.countLow ? 1 : 0
+        c.countHigh = r.countHigh ? 1 : 0
+        c.output = UnsafeMutableRawPointer(output)
+        c.outputSigned = Y.isSigned ? 1 : 0
+        c.scratch = scratch
+        packed.vnniPanels.withUnsafeBufferPointer { panels in
+            packed.weightSums.withUnsafeBufferPointer { sums in
+                r.multipliers.withUnsafeBufferPointer { multipliers in
+                    c.panels = panels.baseAddress
+                    c.weightSums = sums.baseAddress
+                    c.multipliers = multipliers.baseAddress
+                    qw_vnni_conv_run(packed.vnniVariant, &c)
+                }
+            }
+        }
+        counts.pointee.low += Int(c.lowCount)
+        counts.pointee.high += Int(c.highCount)
+        counts.pointee.total += g.batch * g.outChannels * g.outHeight * g.outWidth
+    }
+    #endif
 
     /// Fast path, bit-identical to `reference` (outputs and counts). `packed` was built for `geometry`.
     @_specialize(where X == UInt8, Y == UInt8)
@@ -204,6 +366,13 @@ public enum Conv2DInt8 {
         precondition(X.bitWidth == 8, "Conv2DInt8: fast path takes 8-bit inputs")
         precondition(requantization.multipliers.count == 1 || requantization.multipliers.count == geometry.outChannels,
                      "Conv2DInt8: multipliers count must be 1 or outChannels")
+        #if canImport(QuantKernelsVNNI)
+        if packed.vnniVariant != 0 && Y.bitWidth == 8 {
+            runVNNI(input: input, inputZero: inputZero, packed: packed, bias: bias, output: output,
+                    requantization: requantization, counts: counts, scratch: scratch)
+            return
+        }
+        #endif
         requantization.multipliers.withUnsafeBufferPointer { multipliers in
             var sink = RequantizingSink(output: output, bias: bias, multipliers: multipliers.baseAddress!,
                                         perTensor: multipliers.count == 1, requantizer: Int8Requantizer(requantization),

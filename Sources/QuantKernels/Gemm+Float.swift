@@ -1,3 +1,6 @@
+#if canImport(QuantKernelsVNNI)
+import QuantKernelsVNNI
+#endif
 // General matrix multiply, float32: reference loops, then a cache-blocked, packed-panel GEMM with a
 // SIMD8<Float> register-tile microkernel (GotoBLAS/BLIS structure).
 
@@ -102,9 +105,29 @@ internal enum GemmKernel {
         a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int,
         b: UnsafePointer<Float>, bRowStride: Int, bColStride: Int, prepackedB: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, outputRowStride: Int,
-        epilogue: GemmEpilogue, scratch: UnsafeMutablePointer<Float>
+        epilogue: GemmEpilogue, scratch: UnsafeMutablePointer<Float>, allowAVX512: Bool = true
     ) {
         if m == 0 || n == 0 { return }
+        #if canImport(QuantKernelsVNNI)
+        // One depth block with unit-stride B rows: the AVX-512F kernel (same operations in the same
+        // order, so the same bits) where the CPU has it.
+        if allowAVX512 && k >= 1 && k <= kc && prepackedB == nil && bColStride == 1 && qw_sgemm_avx512_supported() != 0 {
+            var g = qw_sgemm()
+            g.m = Int32(m); g.n = Int32(n); g.k = Int32(k)
+            g.a = a; g.aRowStride = aRowStride; g.aColStride = aColStride
+            g.b = b; g.bRowStride = bRowStride
+            g.c = output; g.ldc = outputRowStride
+            g.alpha = epilogue.alpha
+            g.rowBias = epilogue.rowBias
+            g.columnBias = epilogue.columnBias
+            g.clamp = epilogue.clamp.isNone ? 0 : 1
+            g.lower = epilogue.clamp.lower
+            g.upper = epilogue.clamp.upper
+            g.scratch = scratch
+            qw_sgemm_avx512(&g)
+            return
+        }
+        #endif
         if k == 0 {
             // Empty sum: only the epilogue contributes.
             for row in 0..<m {

@@ -33,7 +33,7 @@ public enum QuantizeLinear {
         }
     }
 
-    /// Fast path (SIMD4 division, magic-number rounding), bit-identical to `reference`.
+    /// Fast path (SIMD8 division, magic-number rounding), bit-identical to `reference`.
     @_specialize(where Y == UInt8)
     @_specialize(where Y == Int8)
     @_specialize(where Y == UInt16)
@@ -45,37 +45,52 @@ public enum QuantizeLinear {
     ) {
         precondition(outer >= 0 && channels >= 0 && inner >= 0, "QuantizeLinear: negative dimension")
         let qmin = Y.quantizedMin, qmax = Y.quantizedMax
-        let magic = SIMD4<Float>(repeating: roundingMagic)
-        var lowCount = SIMD4<Int32>(), highCount = SIMD4<Int32>()
+        let magic = SIMD8<Float>(repeating: roundingMagic)
+        var lowCount = SIMD8<Int32>(), highCount = SIMD8<Int32>()
         var low = 0, high = 0
         for outerIndex in 0..<outer {
             for channel in 0..<channels {
-                let scale = SIMD4<Float>(repeating: scales[channel])
+                let scale = SIMD8<Float>(repeating: scales[channel])
                 let zero = zeroPoints[channel]
                 // Thresholds and bounds in the shifted domain t = x/scale + 1.5·2^23 (see Requantize.swift).
-                let lowThreshold = SIMD4<Float>(repeating: Float(qmin - zero) + roundingMagic)
-                let highThreshold = SIMD4<Float>(repeating: Float(qmax - zero) + roundingMagic)
-                let lowerBound = Float(qmin - zero) + roundingMagic, upperBound = Float(qmax - zero) + roundingMagic
-                let offset = SIMD4<Int32>(repeating: roundingMagicBits - zero)
+                let lowThreshold = SIMD8<Float>(repeating: Float(qmin - zero) + roundingMagic)
+                let highThreshold = SIMD8<Float>(repeating: Float(qmax - zero) + roundingMagic)
+                let lowerBound = SIMD8<Float>(repeating: Float(qmin - zero) + roundingMagic)
+                let upperBound = SIMD8<Float>(repeating: Float(qmax - zero) + roundingMagic)
+                let offset = SIMD8<Int32>(repeating: roundingMagicBits - zero)
                 let base = (outerIndex * channels + channel) * inner
                 let source = input + base, destination = output + base
                 var i = 0
-                while i + 8 <= inner {
-                    var v = (SIMD4<Int32>(), SIMD4<Int32>())
-                    for half in 0..<2 {
-                        let x = UnsafeRawPointer(source + i + 4 * half).loadUnaligned(as: SIMD4<Float>.self)
-                        var t = x / scale + magic
-                        t.replace(with: magic, where: t .!= t)  // NaN → the zero point
-                        lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD4<Int32>.self)
-                        highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD4<Int32>.self)
-                        for lane in 0..<4 {
-                            let value = t[lane]
-                            t[lane] = value < lowerBound ? lowerBound : (value > upperBound ? upperBound : value)
-                        }
-                        let q = unsafeBitCast(t, to: SIMD4<Int32>.self) &- offset
-                        if half == 0 { v.0 = q } else { v.1 = q }
+                // 16 lanes per step as two independent 8-lane halves (two divisions in flight; vdivps ymm,
+                // NEON fdiv): whole-vector compares, min/max clamps, one narrowing store for 8-bit outputs.
+                @inline(__always) func shifted(_ x: SIMD8<Float>) -> SIMD8<Float> {
+                    var t = x / scale + magic
+                    t.replace(with: magic, where: t .!= t)  // NaN → the zero point
+                    lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self)
+                    highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self)
+                    for lane in 0..<8 {   // lane loop: vmaxps/vminps (t is not NaN here)
+                        let value = t[lane]
+                        t[lane] = value < lowerBound[lane] ? lowerBound[lane] : (value > upperBound[lane] ? upperBound[lane] : value)
                     }
-                    storeInt8Row(v.0, v.1, to: destination + i)
+                    return t
+                }
+                while i + 16 <= inner {
+                    let t0 = shifted(UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self))
+                    let t1 = shifted(UnsafeRawPointer(source + i + 8).loadUnaligned(as: SIMD8<Float>.self))
+                    let q0 = unsafeBitCast(t0, to: SIMD8<Int32>.self) &- offset
+                    let q1 = unsafeBitCast(t1, to: SIMD8<Int32>.self) &- offset
+                    if Y.bitWidth == 8 {
+                        let bytes = SIMD16<UInt8>(truncatingIfNeeded: SIMD16<Int32>(lowHalf: q0, highHalf: q1))
+                        UnsafeMutableRawPointer(destination + i).storeBytes(of: bytes, as: SIMD16<UInt8>.self)
+                    } else {
+                        storeNarrowed8(q0, destination + i)
+                        storeNarrowed8(q1, destination + i + 8)
+                    }
+                    i += 16
+                }
+                while i + 8 <= inner {
+                    let t = shifted(UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self))
+                    storeNarrowed8(unsafeBitCast(t, to: SIMD8<Int32>.self) &- offset, destination + i)
                     i += 8
                 }
                 while i < inner {

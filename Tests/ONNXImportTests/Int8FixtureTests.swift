@@ -61,3 +61,44 @@ import Testing
         #expect(topMismatches.isEmpty, "\(c): top-1 differs on frames \(topMismatches.prefix(10))")
     }
 }
+
+/// The int8 convolutions' VNNI kernels (taken automatically on x86-64 CPUs that have them) against
+/// the portable Swift kernels on whole fixture models: identical output bytes and saturation counts
+/// on every held-out frame. On a machine without VNNI both runs take the portable kernels.
+@Suite struct Int8KernelPathTests {
+    static let models = ["patches/model.int8.qop.onnx", "patches/model.int8.qdq.onnx", "patches/model.int8.mixed.onnx",
+                         "digits/model.int8.qop.onnx", "digits/model.int8.qdq.onnx"]
+
+    @Test(arguments: models)
+    func vnniAndPortableKernelsAgree(_ path: String) throws {
+        let model = try ONNXModel.load(contentsOf: FixturePaths.url(path))
+        // QOperator models: every convolution's output is kept and compared too (keeping tensors of a
+        // QDQ model would change what is fused, so those compare outputs and counters only).
+        var options = model.compileOptions
+        let convolutionOutputs = model.graph.nodes.filter { $0.info.opType == "QLinearConv" }.flatMap { $0.outputs.map { model.graph[$0].name } }
+        if path.contains("qop") { options.keep.formUnion(convolutionOutputs) }
+        var portableOptions = options
+        portableOptions.int8Acceleration = .portable
+        let automatic = try model.compile(options), portable = try model.compile(portableOptions)
+        let name = String(path.prefix { $0 != "/" })
+        let frames = try FixtureModelTests.frames(FixtureModelTests.FrameSetCase(model: name, set: "heldout"))
+        for (frame, input) in frames.enumerated() {
+            try automatic.setInput(0, input)
+            try portable.setInput(0, input)
+            automatic.run()
+            portable.run()
+            let same = automatic.outputBuffer(0).elementsEqual(portable.outputBuffer(0))
+            #expect(same, "\(path) frame \(frame): outputs differ")
+            if !same { return }
+            for name in options.keep {
+                let a = automatic.keptValue(named: name), b = portable.keptValue(named: name)
+                #expect(a != nil && b != nil && a!.bytes.elementsEqual(b!.bytes), "\(path) frame \(frame): \(name) differs")
+            }
+        }
+        if path.contains("qop") { #expect(options.keep.count >= 2, "\(path): \(options.keep.count) convolution outputs kept") }
+        for i in 0..<automatic.counters.count {
+            #expect(automatic.saturationCounts(i) == portable.saturationCounts(i),
+                    "\(path) counter \(i) (\(automatic.counters[i].tensor)): \(automatic.saturationCounts(i)) vs \(portable.saturationCounts(i))")
+        }
+    }
+}

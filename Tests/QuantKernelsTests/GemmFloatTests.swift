@@ -125,3 +125,59 @@ func gemmFastMatchesReferenceRandom(transposeA: Bool, transposeB: Bool) {
     let v = relu6.apply(SIMD8<Float>(-1, 0, 1, 5.5, 6, 7, .nan, -0.0))
     #expect(v[0] == 0 && v[1] == 0 && v[2] == 1 && v[3] == 5.5 && v[4] == 6 && v[5] == 6 && v[6].isNaN && v[7] == 0)
 }
+
+/// The AVX-512F kernel (taken on CPUs that have it, for one depth block with unit-stride B rows)
+/// against the portable one: the same bits on random shapes — rows and columns around the 8 x 32
+/// and 6 x 16 tiles, row-major and transposed A, alpha, row and column biases, clamps (with NaN and
+/// infinite inputs, which pass through or clamp the same way). On other CPUs both runs are portable.
+@Test func gemmAVX512MatchesPortableBitForBit() {
+    var rng = SplitMix64(seed: 0xA5_12F)
+    var failures: [String] = []
+    for trial in 0..<300 {
+        let m = rng.int(1, 20), n = rng.int(1, 70), k = rng.int(1, trial % 10 == 0 ? 256 : 40)
+        let transposeA = rng.bool()
+        let lda = (transposeA ? m : k) + rng.int(0, 2), ldb = n + rng.int(0, 3)
+        var a = rng.floats((transposeA ? k : m) * lda), b = rng.floats(k * ldb)
+        if trial % 7 == 0 { b[rng.int(0, b.count - 1)] = [Float.nan, .infinity, -.infinity][rng.int(0, 2)] }
+        if trial % 11 == 0 { a[rng.int(0, a.count - 1)] = -0.0 }
+        let rowBias = rng.floats(m), columnBias = rng.floats(n)
+        let alpha: Float = rng.bool() ? 1 : rng.float(-2, 2)
+        let clamp: FloatClamp = [FloatClamp.none, FloatClamp(lower: 0), FloatClamp(lower: -0.5, upper: 0.5)][rng.int(0, 2)]
+        let useRowBias = rng.bool(), useColumnBias = rng.bool()
+        var portable = [Float](repeating: 0, count: m * n), fast = [Float](repeating: 1, count: m * n)
+        var scratch = [Float](repeating: .nan, count: max(1, GemmKernel.scratchCount(m: m, n: n, k: k)))
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                rowBias.withUnsafeBufferPointer { rowBias in
+                    columnBias.withUnsafeBufferPointer { columnBias in
+                        let epilogue = GemmEpilogue(alpha: alpha, rowBias: useRowBias ? rowBias.baseAddress : nil,
+                                                    columnBias: useColumnBias ? columnBias.baseAddress : nil, clamp: clamp)
+                        for (allow, destination) in [(false, 0), (true, 1)] {
+                            scratch.withUnsafeMutableBufferPointer { scratch in
+                                if destination == 0 {
+                                    portable.withUnsafeMutableBufferPointer { out in
+                                        GemmKernel.run(m: m, n: n, k: k, a: a.baseAddress!, aRowStride: transposeA ? 1 : lda,
+                                                       aColStride: transposeA ? lda : 1, b: b.baseAddress!, bRowStride: ldb, bColStride: 1,
+                                                       prepackedB: nil, output: out.baseAddress!, outputRowStride: n, epilogue: epilogue,
+                                                       scratch: scratch.baseAddress!, allowAVX512: allow)
+                                    }
+                                } else {
+                                    fast.withUnsafeMutableBufferPointer { out in
+                                        GemmKernel.run(m: m, n: n, k: k, a: a.baseAddress!, aRowStride: transposeA ? 1 : lda,
+                                                       aColStride: transposeA ? lda : 1, b: b.baseAddress!, bRowStride: ldb, bColStride: 1,
+                                                       prepackedB: nil, output: out.baseAddress!, outputRowStride: n, epilogue: epilogue,
+                                                       scratch: scratch.baseAddress!, allowAVX512: allow)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let i = (0..<(m * n)).first(where: { portable[$0].bitPattern != fast[$0].bitPattern }) {
+            failures.append("m \(m) n \(n) k \(k) tA \(transposeA) alpha \(alpha) clamp \(clamp) [\(i)]: \(fast[i]) vs portable \(portable[i])")
+        }
+    }
+    #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(3))")
+}

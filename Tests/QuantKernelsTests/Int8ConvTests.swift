@@ -63,36 +63,45 @@ private func checkConv<X: QuantizedScalar, W: QuantizedScalar, Y: QuantizedScala
     let (requantization, rqText) = randomRequantization(Y.self, channels: g.outChannels, typicalSum: Float(depth) * 4000, &rng)
     let outputCount = g.batch * g.outChannels * g.outHeight * g.outWidth
     var reference = [Y](repeating: 0x5A, count: outputCount)
-    var fast = [Y](repeating: 0x33, count: outputCount)
     var reference32 = [Int32](repeating: 0x5A5A, count: outputCount)
-    var fast32 = [Int32](repeating: 0x3333, count: outputCount)
-    var referenceCounts = SaturationCounts(), fastCounts = SaturationCounts()
-    let packed = Conv2DInt8.PackedWeights(weights: weights, zeroPoints: weightZeros, geometry: g)
-    // Garbage-filled scratch: anything the kernel reads without writing shows up as a mismatch.
-    var scratch = [UInt8](repeating: 0xA7, count: Conv2DInt8.scratchByteCount(geometry: g))
+    var referenceCounts = SaturationCounts()
     input.withUnsafeBufferPointer { input in
         weights.withUnsafeBufferPointer { weights in
             weightZeros.withUnsafeBufferPointer { zeros in
                 bias.withUnsafeBufferPointer { bias in
-                    let biasPointer = hasBias ? bias.baseAddress : nil
                     Conv2DInt8.reference(input: input.baseAddress!, inputZero: inputZero, weights: weights.baseAddress!,
-                                         weightZeros: zeros.baseAddress!, weightZeroCount: zeros.count, bias: biasPointer,
+                                         weightZeros: zeros.baseAddress!, weightZeroCount: zeros.count, bias: hasBias ? bias.baseAddress : nil,
                                          output: &reference, geometry: g, requantization: requantization, counts: &referenceCounts)
                     Conv2DInt8.referenceInt32(input: input.baseAddress!, inputZero: inputZero, weights: weights.baseAddress!,
                                               weightZeros: zeros.baseAddress!, weightZeroCount: zeros.count,
                                               output: &reference32, geometry: g)
-                    scratch.withUnsafeMutableBytes { scratch in
-                        Conv2DInt8.run(input: input.baseAddress!, inputZero: inputZero, packed: packed, bias: biasPointer,
-                                       output: &fast, geometry: g, requantization: requantization, counts: &fastCounts,
-                                       scratch: scratch.baseAddress!)
-                        Conv2DInt8.runInt32(input: input.baseAddress!, inputZero: inputZero, packed: packed,
-                                            output: &fast32, geometry: g, scratch: scratch.baseAddress!)
-                    }
                 }
             }
         }
     }
-    let text = "\(int8Describe(g)) \(X.self)x\(W.self)→\(Y.self) bias \(hasBias) perChannelZeros \(perChannelZeros) \(rqText)"
+    var fastCounts = SaturationCounts()
+    // Every kernel this machine runs: the portable one and each VNNI variant the CPU has.
+    for acceleration in int8ConvAccelerations {
+    var fast = [Y](repeating: 0x33, count: outputCount)
+    var fast32 = [Int32](repeating: 0x3333, count: outputCount)
+    fastCounts = SaturationCounts()
+    let packed = Conv2DInt8.PackedWeights(weights: weights, zeroPoints: weightZeros, geometry: g, acceleration: acceleration)
+    // Garbage-filled scratch: anything the kernel reads without writing shows up as a mismatch.
+    var scratch = [UInt8](repeating: 0xA7, count: Conv2DInt8.scratchByteCount(geometry: g))
+    input.withUnsafeBufferPointer { input in
+        bias.withUnsafeBufferPointer { bias in
+            let biasPointer = hasBias ? bias.baseAddress : nil
+            scratch.withUnsafeMutableBytes { scratch in
+                Conv2DInt8.run(input: input.baseAddress!, inputZero: inputZero, packed: packed, bias: biasPointer,
+                               output: &fast, geometry: g, requantization: requantization, counts: &fastCounts,
+                               scratch: scratch.baseAddress!)
+                Conv2DInt8.runInt32(input: input.baseAddress!, inputZero: inputZero, packed: packed,
+                                    output: &fast32, geometry: g, scratch: scratch.baseAddress!)
+            }
+        }
+    }
+    let text = "\(int8Describe(g)) \(X.self)x\(W.self)→\(Y.self) bias \(hasBias) perChannelZeros \(perChannelZeros) \(rqText) "
+        + "\(acceleration) (variant \(packed.vnniVariant))"
     if let i = (0..<outputCount).first(where: { reference[$0] != fast[$0] }) {
         return "\(text): output[\(i)] fast \(fast[i]) reference \(reference[i])"
     }
@@ -100,6 +109,8 @@ private func checkConv<X: QuantizedScalar, W: QuantizedScalar, Y: QuantizedScala
         return "\(text): int32[\(i)] fast \(fast32[i]) reference \(reference32[i])"
     }
     if referenceCounts != fastCounts { return "\(text): counts fast \(fastCounts) reference \(referenceCounts)" }
+    }
+    let text = "\(int8Describe(g)) \(X.self)x\(W.self)→\(Y.self) bias \(hasBias) perChannelZeros \(perChannelZeros) \(rqText)"
     // The counts must equal a naive recount from the raw accumulators.
     var naive = SaturationCounts()
     for i in 0..<outputCount {
@@ -114,6 +125,11 @@ private func checkConv<X: QuantizedScalar, W: QuantizedScalar, Y: QuantizedScala
     if naive != fastCounts { return "\(text): counts fast \(fastCounts) naive \(naive)" }
     return nil
 }
+
+/// The int8 convolution kernels to compare with the reference on this machine: the portable Swift
+/// kernels always, and each VNNI variant (AVX-VNNI, AVX512-VNNI) the CPU runs.
+let int8ConvAccelerations: [Conv2DInt8.Int8Acceleration] =
+    [.portable] + [Int32(1), 2].filter { Conv2DInt8.vnniSupport & $0 != 0 }.map { .vnni($0) }
 
 /// nearbyint via the standard library (independent of the kernels' magic-number rounding), saturating.
 func naiveRound(_ f: Float) -> Int64 {
@@ -223,6 +239,34 @@ private func checkRandom(_ g: Conv2DGeometry, _ rng: inout SplitMix64) -> String
             let failure = checkRandom(g, &rng)
             #expect(failure == nil, "\(failure ?? "")")
         }
+    }
+
+    /// 3x3 depthwise, the VNNI kernel's special case: taps in registers, output rows in pairs when the
+    /// vertical stride equals the dilation (odd and even heights, so the single-row tail runs too),
+    /// rows shorter and longer than 16 pixels (whole-vector stores spilling into the next row, masked
+    /// ones at the tensor's end), channel multipliers 1 and 2, batches 1 and 2, every element type.
+    @Test func depthwise3x3RowPairsMatchReference() {
+        var rng = SplitMix64(seed: 0x3_3D3)
+        var failures: [String] = []
+        for (strideHeight, strideWidth, dilationHeight, dilationWidth) in [(1, 1, 1, 1), (2, 2, 1, 1), (2, 2, 2, 2), (1, 2, 1, 1),
+                                                                           (2, 1, 1, 2), (1, 1, 2, 1)] {
+            for inHeight in [1, 2, 3, 4, 5, 7, 8] {
+                for inWidth in [1, 5, 12, 16, 17, 24, 33] {
+                    let pad = rng.int(0, 2)
+                    let outHeight = int8OutputSize(inHeight, kernel: 3, stride: strideHeight, dilation: dilationHeight, padBefore: pad, padAfter: pad)
+                    let outWidth = int8OutputSize(inWidth, kernel: 3, stride: strideWidth, dilation: dilationWidth, padBefore: pad, padAfter: pad)
+                    if outHeight == 0 || outWidth == 0 { continue }
+                    let channels = rng.int(2, 5)
+                    let g = Conv2DGeometry(batch: rng.int(1, 2), inChannels: channels, inHeight: inHeight, inWidth: inWidth,
+                                           outChannels: channels * rng.int(1, 2), outHeight: outHeight, outWidth: outWidth,
+                                           kernelHeight: 3, kernelWidth: 3, strideHeight: strideHeight, strideWidth: strideWidth,
+                                           dilationHeight: dilationHeight, dilationWidth: dilationWidth,
+                                           padTop: pad, padLeft: pad, groups: channels)
+                    if let failure = checkRandom(g, &rng) { failures.append(failure) }
+                }
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(3))")
     }
 
     /// Depthwise vector plane fills — stride 2 (phase split) and stride 1: input widths around the 8-
@@ -387,5 +431,33 @@ private func checkRandom(_ g: Conv2DGeometry, _ rng: inout SplitMix64) -> String
             #expect(output == expected)
             #expect(counts == expectedCounts)
         }
+    }
+}
+
+@Suite struct Int8ConvAccelerationTests {
+    /// The random tests above compare every variant in `int8ConvAccelerations`; this checks that a
+    /// requested VNNI variant is really the one packed (so those comparisons exercise it).
+    @Test func requestedVariantIsPackedWhenTheCPURunsIt() {
+        let g = Conv2DGeometry(batch: 1, inChannels: 5, inHeight: 6, inWidth: 7, outChannels: 6, outHeight: 6, outWidth: 7,
+                               kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1,
+                               padTop: 1, padLeft: 1, groups: 1)
+        let weights = [Int8](repeating: -3, count: 6 * 5 * 9)
+        #expect(Conv2DInt8.PackedWeights(weights: weights, zeroPoints: [0], geometry: g, acceleration: .portable).vnniVariant == 0)
+        for variant: Int32 in [1, 2] {
+            let packed = Conv2DInt8.PackedWeights(weights: weights, zeroPoints: [0], geometry: g, acceleration: .vnni(variant))
+            #expect(packed.vnniVariant == (Conv2DInt8.vnniSupport & variant != 0 ? variant : 0))
+        }
+        // w − wZero outside Int8 (−3 − 127 = −130): the portable kernels.
+        #expect(Conv2DInt8.PackedWeights(weights: weights, zeroPoints: [127], geometry: g, acceleration: .automatic).vnniVariant == 0)
+        // Depthwise: VNNI when the CPU has it, except where its byte shuffles cannot reach (3·sW + 3·dW > 15).
+        var depthwise = g
+        depthwise.groups = 5
+        depthwise.outChannels = 5
+        let taps = [Int8](repeating: 1, count: 45)
+        let best: Int32 = Conv2DInt8.vnniSupport & 2 != 0 ? 2 : Conv2DInt8.vnniSupport & 1
+        #expect(Conv2DInt8.PackedWeights(weights: taps, zeroPoints: [0], geometry: depthwise).vnniVariant == best)
+        depthwise.strideWidth = 5
+        depthwise.outWidth = 2
+        #expect(Conv2DInt8.PackedWeights(weights: taps, zeroPoints: [0], geometry: depthwise).vnniVariant == 0)
     }
 }

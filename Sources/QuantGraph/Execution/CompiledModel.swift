@@ -11,6 +11,10 @@ public struct CompileOptions: Sendable {
     public var fuseActivations = true
     /// Tensors (by name) kept readable after a run, for taps and layer comparison.
     public var keep: Set<String> = []
+    /// Which int8 convolution kernels may run: `.automatic` takes the VNNI kernels on x86-64 CPUs
+    /// that have them (bit-identical to the portable ones); `.portable` forces the portable Swift
+    /// kernels (tests compare the two on whole models).
+    public var int8Acceleration: Conv2DInt8.Int8Acceleration = .automatic
 
     public init() {}
 }
@@ -103,7 +107,8 @@ public final class CompiledModel: @unchecked Sendable {
                 inputs: node.inputs.map { id in id.map { BoundValue(type: graph[$0].type!, pointer: pointer($0), constant: graph[$0].constant) } },
                 outputs: node.outputs.map { BoundValue(type: graph[$0].type!, pointer: pointer($0)) },
                 scratch: scratch.pointer,
-                counters: counterBase + counterInfos.count
+                counters: counterBase + counterInfos.count,
+                int8Acceleration: options.int8Acceleration
             )
             for i in 0..<node.op.counterCount {
                 counterInfos.append(CounterInfo(tensor: graph[node.outputs[min(i, node.outputs.count - 1)]].name, node: node.info))

@@ -36,13 +36,17 @@ public struct StepBinding: @unchecked Sendable {
     public var scratch: UnsafeMutableRawPointer
     /// `counterCount` saturation counters owned by this step (accumulated across runs).
     public var counters: UnsafeMutablePointer<SaturationCounts>
+    /// Which int8 convolution kernels the step may use (`CompileOptions.int8Acceleration`).
+    public var int8Acceleration: Conv2DInt8.Int8Acceleration
 
     public init(inputs: [BoundValue?], outputs: [BoundValue], scratch: UnsafeMutableRawPointer,
-                counters: UnsafeMutablePointer<SaturationCounts>) {
+                counters: UnsafeMutablePointer<SaturationCounts>,
+                int8Acceleration: Conv2DInt8.Int8Acceleration = .automatic) {
         self.inputs = inputs
         self.outputs = outputs
         self.scratch = scratch
         self.counters = counters
+        self.int8Acceleration = int8Acceleration
     }
 
     /// Input `i`, which the operator's type check already required to be present.

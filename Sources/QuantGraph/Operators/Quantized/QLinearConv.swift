@@ -68,9 +68,12 @@ public struct QLinearConvOperator: Operator {
         let weightZeros = (0..<channels).map { c in p.w.zeroPoints[p.w.isPerTensor ? 0 : c] }
         let bias = b.hasInput(8) ? UnsafePointer(b.input(8).typed(Int32.self)) : nil
         let geometry = p.geometry, xZero = p.x.zeroPoint, counts = b.counters, scratch = b.scratch
+        let acceleration = b.int8Acceleration
         let packed: Conv2DInt8.PackedWeights = switch weights.dataType {
-        case .int8: Conv2DInt8.PackedWeights(weights: weights.rawPointer.assumingMemoryBound(to: Int8.self), zeroPoints: weightZeros, geometry: geometry)
-        default: Conv2DInt8.PackedWeights(weights: weights.rawPointer.assumingMemoryBound(to: UInt8.self), zeroPoints: weightZeros, geometry: geometry)
+        case .int8: Conv2DInt8.PackedWeights(weights: weights.rawPointer.assumingMemoryBound(to: Int8.self), zeroPoints: weightZeros,
+                                             geometry: geometry, acceleration: acceleration)
+        default: Conv2DInt8.PackedWeights(weights: weights.rawPointer.assumingMemoryBound(to: UInt8.self), zeroPoints: weightZeros,
+                                          geometry: geometry, acceleration: acceleration)
         }
         func step<X: QuantizedScalar, Y: QuantizedScalar>(_: X.Type, _: Y.Type) -> Step {
             let requantization = Requantization.make(Y.self, multipliers: multipliers, zeroPoint: p.y.zeroPoint,
@@ -139,9 +142,12 @@ public struct ConvIntegerOperator: Operator {
     public func makeStep(_ b: StepBinding) throws -> Step {
         let (geometry, xZero, wZeros) = try plan(b.operands)
         guard let weights = b.input(1).constant else { throw OperatorError("weights w must be known at load time") }
+        // ConvInteger's raw accumulators come from the portable kernels (no VNNI weight blocks to pack).
         let packed: Conv2DInt8.PackedWeights = weights.dataType == .int8
-            ? Conv2DInt8.PackedWeights(weights: weights.rawPointer.assumingMemoryBound(to: Int8.self), zeroPoints: wZeros, geometry: geometry)
-            : Conv2DInt8.PackedWeights(weights: weights.rawPointer.assumingMemoryBound(to: UInt8.self), zeroPoints: wZeros, geometry: geometry)
+            ? Conv2DInt8.PackedWeights(weights: weights.rawPointer.assumingMemoryBound(to: Int8.self), zeroPoints: wZeros,
+                                       geometry: geometry, acceleration: .portable)
+            : Conv2DInt8.PackedWeights(weights: weights.rawPointer.assumingMemoryBound(to: UInt8.self), zeroPoints: wZeros,
+                                       geometry: geometry, acceleration: .portable)
         let y = b.outputs[0].typed(Int32.self), scratch = b.scratch
         let runtimeZero = b.hasInput(2) && b.input(2).constant == nil ? b.input(2).pointer : nil
         if b.input(0).type.dataType == .int8 {
