@@ -89,6 +89,8 @@ struct WatchCommand: AsyncParsableCommand {
     }
 
     func quoted(_ s: String) -> String {
-        String(decoding: try! JSONEncoder().encode(s), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return String(decoding: (try? encoder.encode(s)) ?? Data("\"\"".utf8), as: UTF8.self)
     }
 }

@@ -165,6 +165,27 @@ import TestSupport
         #expect(status.payload.contains(#""every_nth":10"#))
     }
 
+    @Test func watchShowsTheDeviceFromItsRetainedDocumentsAndStreamsJSON() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let broker = try MosquittoBroker()
+        let db = dir.appendingPathComponent("m.db").path
+        try Self.fillBuffer(db, count: 3, device: "pi-7")
+        let published = try CLIRun("publish", "--broker", broker.url, "--db", db, "--device", "pi-7", "--group", "lab", "--until-empty")
+        #expect(published.status == 0, "\(published.stderr)")
+        // The retained status (offline after the clean stop) is what a late subscriber sees.
+        let table = try CLIRun("watch", "--broker", broker.url, "--once", "--wait", "1.5")
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.contains("DEVICE") && table.stdout.contains("pi-7") && table.stdout.contains("offline"), "\(table.stdout)")
+        let grouped = try CLIRun("watch", "--broker", broker.url, "--group", "other", "--once", "--wait", "1")
+        #expect(grouped.stdout.contains("no device has published yet"))
+        let lines = try CLIRun("watch", "--broker", broker.url, "--device", "pi-7", "--json", "--once", "--wait", "1.5")
+        #expect(lines.stdout.contains(#""topic":"quantwatch/pi-7/status","retained":true,"document":{"#), "\(lines.stdout)")
+        // An unreachable broker is an error that names it.
+        let nowhere = try CLIRun("watch", "--broker", "mqtt://127.0.0.1:\(try MosquittoBroker.freePort())", "--once", "--wait", "1.5")
+        #expect(nowhere.status != 0 && nowhere.stderr.contains("127.0.0.1"))
+    }
+
     @Test func throughputToTheLocalBroker() throws {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
