@@ -44,4 +44,4 @@ mkdir -p .build
 step "The same as one HTML file with charts (open it in a browser)" \
     "$qw" report --db "$out/metrics.db" --format html --output .build/demo-report.html
 echo
-echo "Next: MQTT publishing and commands, and the daemon (quantwatch run)."
+echo "Also: quantwatch run (the daemon; with no config it runs this fixture), publish and watch (MQTT). Next: make demo with a broker and the daemon."
