@@ -160,6 +160,18 @@ import TestSupport
         #expect(errors.contains { $0.payload.contains("at most 65536 bytes") })
         #expect(errors.contains { $0.payload.contains(#""id":"bad""#) && $0.payload.contains("shadow.every_nth is -1") })
         #expect(all.contains { $0.topic.hasSuffix("/reply/ping") && $0.payload.contains(#""id":42"#) && $0.payload.contains(#""ok":true"#) })
+        // MQTT 5: a request with a response topic is answered there (with its correlation data).
+        let responses = try Subscriber(port: broker.port, topic: "ops/answers/#")
+        defer { responses.stop() }
+        Thread.sleep(forTimeInterval: 0.3)
+        _ = try MosquittoBroker.run("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-V", "mqttv5",
+                                                               "-t", "quantwatch/dev/cmd/ping", "-m", #"{"id":"v5"}"#,
+                                                               "-D", "publish", "response-topic", "ops/answers/1",
+                                                               "-D", "publish", "correlation-data", "req-1"])
+        let answerDeadline = Date().addingTimeInterval(10)
+        while responses.received < 1, Date() < answerDeadline { Thread.sleep(forTimeInterval: 0.05) }
+        let answer = responses.messages(from: 0).first
+        #expect(answer?.topic == "ops/answers/1" && answer?.payload.contains(#""id":"v5""#) == true, "\(String(describing: answer))")
         // The rate the refused command tried to set is unchanged.
         let status = try #require(all.first { $0.topic.hasSuffix("/reply/status") })
         #expect(status.payload.contains(#""every_nth":10"#))
