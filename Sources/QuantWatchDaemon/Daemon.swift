@@ -42,6 +42,7 @@ public enum Daemon {
         var settings = PublisherSettings(topics: topics, software: software)
         settings.maxInFlight = configuration.mqtt.maxInflight
         let publisher = MQTTPublisher(settings: settings, buffer: buffer, client: client, commands: dispatcher, clock: now)
+        await publisher.setWill(link.will)
         await publisher.update(model: model, drift: monitor.state, sinceMs: now())
 
         let source = try configuration.frames.makeSource()
@@ -192,9 +193,12 @@ final class PublisherService: Service, Sendable {
             while !Task.isShuttingDownGracefully, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(100)) }
         } onGracefulShutdown: {}
         await publisher.finish(timeout: .seconds(5))
+        // Stop the loop (wake its waiter, end the client's event stream), wait for it, then close.
         loop.cancel()
         await buffer.changed()
         client.stop()
+        await loop.value
+        await publisher.flushAcknowledgedNow()
         await buffer.close()
     }
 }

@@ -41,6 +41,12 @@ public actor MQTTPublisher {
     private var model: ModelReference?
     private var drift: DriftState?
     private var lastStatus: StatusDocument.Status?
+    /// The Last Will given to the client: on a clean stop it is published by us (same seq), so a
+    /// clean stop leaves no gap in the seqs.
+    private var will: MQTTMessage?
+
+    /// The Last Will the client was configured with (see `lastWill`).
+    public func setWill(_ message: MQTTMessage?) { will = message }
     public private(set) var published = 0
     public private(set) var delivered = 0
     public private(set) var lastError: String?
@@ -62,7 +68,7 @@ public actor MQTTPublisher {
         let (_, text) = try await buffer.reserve(topic: "status", tsMs: atMs) { seq in
             try DocumentCoding.encode(StatusDocument(envelope: Envelope(schema: DocumentSchema.status, device: topics.device, seq: seq, tsMs: atMs),
                                                      status: .offline, software: software, model: model, group: topics.group, drift: nil,
-                                                     reason: "connection lost (last will)"))
+                                                     reason: "offline (last will: connection lost, or stopped)"))
         }
         return MQTTMessage(topic: topics.status, payload: Array(text.utf8), qos: 1, retain: true)
     }
@@ -93,7 +99,7 @@ public actor MQTTPublisher {
             await group.next()
             group.cancelAll()
         }
-        flushAcknowledged()
+        await flushAcknowledged()
     }
 
     /// Sets what the retained documents say; publishes `model` and a new `status` when they change.
@@ -115,16 +121,25 @@ public actor MQTTPublisher {
     /// A clean stop: `offline` is committed and published (with the remaining outbox) before the
     /// caller disconnects, waiting at most `timeout`.
     public func finish(timeout: Duration = .seconds(5)) async {
-        await enqueueStatus(.offline, reason: "stopped")
+        if let will, connected {
+            do {
+                let id = try client.publish(will)
+                inflight[id] = -1   // not an outbox row: its seq was reserved and marked delivered
+            } catch {
+                lastError = "\(error)"
+            }
+        } else if will == nil {
+            await enqueueStatus(.offline, reason: "stopped")
+        }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             await pump()
-            flushAcknowledged()
+            await flushAcknowledged()
             let pending = (try? await buffer.stats().pendingRows) ?? 0
-            if pending == 0 || !connected { break }
+            if (pending == 0 && inflight.isEmpty) || !connected { break }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        flushAcknowledged()
+        await flushAcknowledged()
     }
 
     func handle(_ event: MQTTEvent) async {
@@ -149,11 +164,11 @@ public actor MQTTPublisher {
         case let .disconnected(error):
             connected = false   // in-flight messages stay with libmosquitto, which re-sends them on reconnect
             if let error { lastError = "\(error)" }
-            flushAcknowledged()
+            await flushAcknowledged()
         case let .acknowledged(messageID):
-            if let seq = inflight.removeValue(forKey: messageID) {
+            if let seq = inflight.removeValue(forKey: messageID), seq > 0 {
                 acknowledged.append(seq)
-                if acknowledged.count >= settings.deliveredBatch || inflight.isEmpty { flushAcknowledged() }
+                if acknowledged.count >= settings.deliveredBatch || inflight.isEmpty { await flushAcknowledged() }
             }
             await pump()
         case let .publishRefused(messageID, error):
@@ -229,20 +244,18 @@ public actor MQTTPublisher {
     public var inFlightCount: Int { inflight.count }
 
     /// Marks what was acknowledged so far as delivered now.
-    public func flushAcknowledgedNow() async {
-        guard !acknowledged.isEmpty else { return }
-        let seqs = acknowledged
-        acknowledged.removeAll(keepingCapacity: true)
-        _ = try? await buffer.markDelivered(seqs)
-        delivered += seqs.count
-    }
+    public func flushAcknowledgedNow() async { await flushAcknowledged() }
 
-    func flushAcknowledged() {
+    func flushAcknowledged() async {
         guard !acknowledged.isEmpty else { return }
         let seqs = acknowledged
         acknowledged.removeAll(keepingCapacity: true)
-        Task { [buffer] in _ = try? await buffer.markDelivered(seqs) }
-        delivered += seqs.count
+        do {
+            try await buffer.markDelivered(seqs)
+            delivered += seqs.count
+        } catch {
+            lastError = "marking \(seqs.count) documents delivered: \(error)"   // they go again after a restart
+        }
     }
 
     /// Commits a document and, when connected, publishes it at once (out of seq order).

@@ -9,6 +9,17 @@ public actor MetricBuffer {
     let store: MetricStore
     public let recorder: MetricRecorder
     private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var isClosed = false
+
+    /// After `close()` every call throws this instead of touching the closed store.
+    public struct Closed: Error, CustomStringConvertible {
+        public var description: String { "the metric buffer is closed (the daemon is stopping)" }
+    }
+
+    private func open() throws -> MetricStore {
+        guard !isClosed else { throw Closed() }
+        return store
+    }
     private var version = 0
 
     /// Opens (or creates) the store at `options.path`.
@@ -22,19 +33,21 @@ public actor MetricBuffer {
     public var recovery: MetricStore.Recovery? { store.recovery }
 
     public func activate(model: ModelReference, path: String, atMs: Int64, baseline: Baseline? = nil) throws {
+        guard !isClosed else { throw Closed() }
         try recorder.activate(model: model, path: path, atMs: atMs, baseline: baseline)
     }
 
-    public func storedBaseline() throws -> Baseline? { try recorder.storedBaseline() }
+    public func storedBaseline() throws -> Baseline? { _ = try open(); return try recorder.storedBaseline() }
 
     /// The store's active model, as documents name it.
     public func activeModel() throws -> ModelReference? {
-        try store.activeModel().map { ModelReference(name: $0.name, version: $0.version, sha256: $0.sha256) }
+        try open().activeModel().map { ModelReference(name: $0.name, version: $0.version, sha256: $0.sha256) }
     }
 
     /// Commits a monitor's output (one transaction per window) and wakes the publisher.
     @discardableResult
     public func record(windows: [WindowSummary], events: [MonitorEvent], samples: [ShadowSample] = [], baseline: Baseline?) throws -> [MetricStore.CommitResult] {
+        guard !isClosed else { throw Closed() }
         let results = try recorder.record(windows: windows, events: events, samples: samples, baseline: baseline)
         if !results.isEmpty { changed() }
         return results
@@ -45,7 +58,7 @@ public actor MetricBuffer {
     @discardableResult
     public func enqueue(topic: String, tsMs: Int64, notify: Bool = true, payload: @escaping @Sendable (Int64) throws -> String) throws -> (seq: Int64, text: String) {
         var text = ""
-        let result = try store.commit(.init(documents: [.init(topic: topic, tsMs: tsMs) { seq in
+        let result = try open().commit(.init(documents: [.init(topic: topic, tsMs: tsMs) { seq in
             text = try payload(seq)
             return text
         }]))
@@ -58,25 +71,30 @@ public actor MetricBuffer {
     /// and never reused.
     public func reserve(topic: String, tsMs: Int64, payload: @escaping @Sendable (Int64) throws -> String) throws -> (seq: Int64, text: String) {
         var text = ""
-        let result = try store.commit(.init(documents: [.init(topic: topic, tsMs: tsMs) { seq in
+        let result = try open().commit(.init(documents: [.init(topic: topic, tsMs: tsMs) { seq in
             text = try payload(seq)
             return text
         }]))
-        try store.markDelivered([result.seqs.lowerBound])
+        try open().markDelivered([result.seqs.lowerBound])
         return (result.seqs.lowerBound, text)
     }
 
     public func pending(limit: Int, afterSeq: Int64) throws -> [MetricStore.OutboxRow] {
-        try store.pending(limit: limit, afterSeq: afterSeq)
+        try open().pending(limit: limit, afterSeq: afterSeq)
     }
 
     @discardableResult
-    public func markDelivered(_ seqs: [Int64]) throws -> Int { try store.markDelivered(seqs) }
+    public func markDelivered(_ seqs: [Int64]) throws -> Int { try open().markDelivered(seqs) }
 
-    public func stats() throws -> MetricStore.Stats { try store.stats() }
+    public func stats() throws -> MetricStore.Stats { try open().stats() }
 
     /// Closes the store (checkpoint). Call once, at shutdown.
-    public func close() { store.close() }
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        store.close()
+        changed()
+    }
 
     /// Suspends until something is committed after `seen` (returns the new change count at once
     /// when that already happened).

@@ -51,6 +51,7 @@ struct PublishCommand: AsyncParsableCommand {
         let control = RuntimeControl(shadowPolicy: .init())
         await control.register(on: dispatcher, clock: now)
         let publisher = MQTTPublisher(settings: settings, buffer: buffer, client: client, commands: dispatcher, clock: now)
+        await publisher.setWill(configuration.will)
         await publisher.update(model: active, drift: nil, sinceMs: now())
         let start = ContinuousClock.now
         let initial = (try? await buffer.stats().pendingRows) ?? 0
@@ -76,6 +77,8 @@ struct PublishCommand: AsyncParsableCommand {
         running.cancel()
         await buffer.changed()
         client.stop()
+        await running.value
+        await publisher.flushAcknowledgedNow()
         await buffer.close()
         let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
         let delivered = await publisher.delivered

@@ -20,6 +20,12 @@ struct RunCommand: AsyncParsableCommand {
     static let systemConfiguration = "/etc/quantwatch/quantwatch.toml"
 
     func run() async throws {
+        // A parent may have started us with these blocked (Foundation's Process passes its mask on):
+        // the daemon must see SIGTERM, SIGINT and SIGHUP.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&unblock, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         let path = config ?? (FileManager.default.fileExists(atPath: Self.systemConfiguration) ? Self.systemConfiguration : nil)
         let configuration: Configuration
         do {

@@ -1,0 +1,141 @@
+import Foundation
+import FrameSources
+import Testing
+import TestSupport
+
+/// `quantwatch run` as systemd would run it, against a real broker: READY on the notify socket,
+/// metrics with consecutive seqs, the drift event after the stream switches, SIGTERM with everything
+/// delivered; a bad configuration exits 78 naming the key.
+@Suite(.serialized) struct DaemonEndToEndTests {
+    /// A datagram socket bound at `path`, collecting what arrives (the NOTIFY_SOCKET side of systemd).
+    final class NotifySocket: @unchecked Sendable {
+        let descriptor: Int32
+        private let lock = NSLock()
+        private var received: [String] = []
+        private var thread: Thread?
+
+        init(path: String) throws {
+            descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (i, b) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = b }
+            }
+            let rc = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard rc == 0 else { throw CLIError("bind \(path): errno \(errno)") }
+            var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let t = Thread { [weak self] in
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while let self, !Thread.current.isCancelled {
+                    let n = recv(self.descriptor, &buffer, buffer.count, 0)
+                    if n > 0 { self.lock.withLock { self.received.append(String(decoding: buffer[0..<n], as: UTF8.self)) } }
+                }
+            }
+            thread = t
+            t.start()
+        }
+
+        var messages: [String] { lock.withLock { received } }
+        func close() {
+            thread?.cancel()
+            Thread.sleep(forTimeInterval: 0.3)
+            Glibc.close(descriptor)
+        }
+    }
+
+    struct CLIError: Error { var message: String; init(_ m: String) { message = m } }
+
+    @Test func daemonRunsPublishesDetectsDriftAndStopsCleanlyOnSIGTERM() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qw-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("frames"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 450 clean digits frames, then 450 with the strongest brightness shift, one .npy each, in name order.
+        let clean = try FrameSet.loadStacked(URL(fileURLWithPath: CLIRun.fixture("digits/heldout.npy")))
+        let drifted = try FrameSet.loadStacked(URL(fileURLWithPath: CLIRun.fixture("digits/drift/brightness-3.npy")))
+        for (i, t) in clean.enumerated() { try NPY.write(t, to: dir.appendingPathComponent("frames/a\(String(format: "%04d", i)).npy")) }
+        for (i, t) in drifted.enumerated() { try NPY.write(t, to: dir.appendingPathComponent("frames/b\(String(format: "%04d", i)).npy")) }
+
+        let broker = try MosquittoBroker(extraConfiguration: ["max_queued_messages 0", "max_inflight_messages 0"])
+        let config = dir.appendingPathComponent("quantwatch.toml")
+        try """
+            [device]
+            id = "e2e"
+            [model]
+            int8 = "\(CLIRun.fixture("digits/model.int8.qop.onnx"))"
+            float = "\(CLIRun.fixture("digits/model.fp32.onnx"))"
+            name = "digits"
+            version = "e2e"
+            [frames]
+            source = "directory"
+            path = "\(dir.appendingPathComponent("frames").path)"
+            fps = 200
+            loop = true
+            [monitor]
+            window_s = 1.0
+            shadow.every_nth = 5
+            shadow.min_interval_s = 0.0
+            shadow.cpu_share = 1.0
+            detectors.baseline_shadow_frames = 60
+            detectors.baseline_frames = 200
+            [store]
+            path = "\(dir.appendingPathComponent("metrics.db").path)"
+            [mqtt]
+            url = "\(broker.url)"
+            """.write(to: config, atomically: true, encoding: .utf8)
+
+        let notify = try NotifySocket(path: dir.appendingPathComponent("notify").path)
+        defer { notify.close() }
+        let subscriber = try Subscriber(port: broker.port, topic: "quantwatch/e2e/#")
+        defer { subscriber.stop() }
+        Thread.sleep(forTimeInterval: 0.3)
+        let daemon = Process()
+        daemon.executableURL = CLIRun.binary
+        daemon.arguments = ["run", "--config", config.path]
+        daemon.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": dir.appendingPathComponent("notify").path]) { $1 }
+        let err = Pipe()
+        daemon.standardError = err
+        daemon.standardOutput = FileHandle.nullDevice
+        try daemon.run()
+        // Wait for the drift event (the stream switches after 450 frames, ~2.3 s at 200 fps).
+        let deadline = Date().addingTimeInterval(60)
+        func sawDrift() -> Bool { subscriber.messages(from: 0).contains { $0.topic.hasSuffix("/events") && $0.payload.contains(#""to":"drift""#) } }
+        while !sawDrift(), daemon.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(sawDrift(), "no drift event; daemon stderr: \(String(decoding: err.fileHandleForReading.availableData, as: UTF8.self))")
+        kill(daemon.processIdentifier, SIGTERM)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0, "\(stderr)")
+        #expect(stderr.contains("last window stored"))
+        Thread.sleep(forTimeInterval: 0.5)
+
+        let ready = notify.messages
+        #expect(ready.contains { $0.hasPrefix("READY=1") }, "\(ready)")
+        #expect(ready.contains { $0.contains("STATUS=") })
+        #expect(ready.contains { $0.hasPrefix("STOPPING=1") })
+        let documents = subscriber.messages(from: 0).filter { !$0.topic.contains("/cmd/") }
+        let seqs = documents.compactMap(\.seq)
+        // Every document the device published arrived: its seqs form one run with no gap.
+        let distinct = Set(seqs)
+        #expect(!distinct.isEmpty && distinct.count == Int(distinct.max()! - distinct.min()! + 1), "seqs \(distinct.sorted())")
+        #expect(documents.filter { $0.topic.hasSuffix("/metrics") }.count >= 3)
+        // The last status is offline (published by the daemon itself on the clean stop).
+        #expect(documents.last { $0.topic.hasSuffix("/status") }?.payload.contains(#""status":"offline""#) == true)
+        // Everything was delivered: the outbox is empty.
+        let report = try CLIRun("report", "--db", dir.appendingPathComponent("metrics.db").path)
+        #expect(report.stdout.contains("undelivered 0"), "\(report.stdout)")
+    }
+
+    @Test func badConfigurationExits78NamingTheKey() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qw-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("bad.toml")
+        try "[monitor]\nshadow.every_nth = 0\n".write(to: config, atomically: true, encoding: .utf8)
+        let run = try CLIRun("run", "--config", config.path)
+        #expect(run.status == 78)
+        #expect(run.stderr.contains("monitor.shadow.every_nth"), "\(run.stderr)")
+    }
+}
