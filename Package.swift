@@ -133,7 +133,6 @@ let package = Package(
                 "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Documents", "Reports", "Evaluation", "MetricStore", "MQTTLink",
                 "QuantWatchDaemon", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 

@@ -165,14 +165,9 @@ public final class Evaluator {
         SaturationReader.isGraphInputQuantizer(model, info)
     }
 
+    /// Over the whole run (the counters are not reset between frames).
     func inputOutOfRange(_ model: CompiledModel) -> Double? {
-        var outside = 0, total = 0
-        for i in model.counters.indices where isGraphInputQuantizer(model, model.counters[i]) {
-            let c = model.saturationCounts(i)
-            outside += c.high + c.low
-            total += c.total
-        }
-        return total > 0 ? Double(outside) / Double(total) : nil
+        SaturationReader(model: model, activationFloors: []).read(model).inputOutOfRange
     }
 }
 

@@ -137,7 +137,7 @@ public final class LatencyRecorder {
     /// p50 / p95 / p99 (nearest rank over the kept samples) and the max (over all samples);
     /// nil when the window is empty. No allocation.
     public func percentiles() -> LatencyPercentiles? {
-        guard let p50 = ring.percentile(50), let p95 = ring.percentile(95), let p99 = ring.percentile(99) else { return nil }
+        guard let (p50, p95, p99) = ring.percentiles(50, 95, 99) else { return nil }
         return LatencyPercentiles(p50: p50, p95: p95, p99: p99, max: maximum)
     }
 }

@@ -192,12 +192,16 @@ final class SampleRing {
         stored = 0
     }
 
-    func percentile(_ p: Double) -> Double? {
+    func percentile(_ p: Double) -> Double? { percentiles(p, p, p)?.0 }
+
+    /// Three nearest-rank percentiles from one sort of the kept samples.
+    func percentiles(_ a: Double, _ b: Double, _ c: Double) -> (Double, Double, Double)? {
         guard stored > 0 else { return nil }
         scratch.update(from: samples, count: stored)
         let sorted = UnsafeMutableBufferPointer(start: scratch, count: stored)
         heapSort(sorted)
-        return nearestRankPercentile(UnsafeBufferPointer(sorted), p)
+        let view = UnsafeBufferPointer(sorted)
+        return (nearestRankPercentile(view, a)!, nearestRankPercentile(view, b)!, nearestRankPercentile(view, c)!)
     }
 }
 

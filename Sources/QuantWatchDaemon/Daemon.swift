@@ -1,7 +1,6 @@
 // `quantwatch run`: frame source → preprocessing → monitoring pipeline → MetricStore → MQTT publisher
 // and commands, as services of one ServiceGroup (graceful shutdown on SIGTERM/SIGINT, in reverse
 // order: the inference loop flushes its window first, then the publisher sends what it can).
-import Crypto
 import Documents
 import FrameSources
 import Foundation
@@ -24,8 +23,7 @@ public enum Daemon {
         let int8URL = URL(fileURLWithPath: configuration.model.int8)
         let models = try MonitoredModels.load(int8: int8URL, float: URL(fileURLWithPath: configuration.model.float),
                                               output: configuration.model.output)
-        let digest = SHA256.hash(data: try Data(contentsOf: int8URL)).map { String(format: "%02x", $0) }.joined()
-        let model = ModelReference(name: configuration.model.name, version: configuration.model.version, sha256: digest)
+        let model = try ModelReference.file(int8URL, name: configuration.model.name, version: configuration.model.version)
         let buffer = try MetricBuffer(options: configuration.store.options, device: configuration.device.id, model: model)
         if let recovery = await buffer.recovery { logger.warning("metric store was damaged and moved aside", metadata: ["recovery": "\(recovery)"]) }
         let baseline = try await buffer.storedBaseline()

@@ -70,13 +70,9 @@ public actor MetricBuffer {
     /// broker publishes): committed and at once marked delivered, so it is never sent twice by us
     /// and never reused.
     public func reserve(topic: String, tsMs: Int64, payload: @escaping @Sendable (Int64) throws -> String) throws -> (seq: Int64, text: String) {
-        var text = ""
-        let result = try open().commit(.init(documents: [.init(topic: topic, tsMs: tsMs) { seq in
-            text = try payload(seq)
-            return text
-        }]))
-        try open().markDelivered([result.seqs.lowerBound])
-        return (result.seqs.lowerBound, text)
+        let (seq, text) = try enqueue(topic: topic, tsMs: tsMs, notify: false, payload: payload)
+        try open().markDelivered([seq])
+        return (seq, text)
     }
 
     public func pending(limit: Int, afterSeq: Int64) throws -> [MetricStore.OutboxRow] {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Crypto
 import Documents
 import Foundation
 import FrameSources
@@ -62,8 +61,7 @@ struct ReplayCommand: ParsableCommand {
 
             let store = try MetricStore(options: .init(path: db))
             defer { store.close() }
-            let digest = SHA256.hash(data: try Data(contentsOf: int8URL)).map { String(format: "%02x", $0) }.joined()
-            let reference = ModelReference(name: int8URL.deletingPathExtension().lastPathComponent, version: modelVersion, sha256: digest)
+            let reference = try ModelReference.file(int8URL, name: int8URL.deletingPathExtension().lastPathComponent, version: modelVersion)
             let recorder = MetricRecorder(store: store, device: device, model: reference)
             let startMs = try start.map { try TimeArgument.milliseconds($0) } ?? Int64(Date().timeIntervalSince1970 * 1000)
             let baseline = try recorder.storedBaseline()
