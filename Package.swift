@@ -107,12 +107,19 @@ let package = Package(
         // libmosquitto: the MQTT link (the only target that touches MQTT).
         .target(name: "MQTTLink", dependencies: ["CMosquitto"]),
 
+        // MARK: - Model updates
+
+        // Signed bundles (Ed25519), transfers in chunks, checks, canary, A/B slots, probation and rollback.
+        // Knows no MQTT and no SQLite: the daemon carries its messages and events.
+        .target(name: "ModelUpdate", dependencies: ["Documents", "FrameSources", "Monitor", "ONNXImport", "QuantGraph", "QuantMetrics",
+                                                    .product(name: "Crypto", package: "swift-crypto")]),
+
         // MARK: - Daemon
 
         // Wires the pieces: monitor → store (one transaction per window) → publisher; the TOML configuration, sd_notify.
         .target(
             name: "QuantWatchDaemon",
-            dependencies: ["Documents", "FrameSources", "MetricStore", "Monitor", "MQTTLink", "QuantMetrics", .product(name: "TOMLKit", package: "TOMLKit"),
+            dependencies: ["Documents", "FrameSources", "MetricStore", "ModelUpdate", "Monitor", "MQTTLink", "QuantMetrics", .product(name: "TOMLKit", package: "TOMLKit"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                            .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]
         ),
@@ -160,6 +167,7 @@ let package = Package(
         // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
         // The recorder on a real store file: one commit per window, baselines, cap drops published.
+        .testTarget(name: "ModelUpdateTests", dependencies: ["ModelUpdate", "Monitor", "ONNXImport", "FrameSources", "TestSupport"]),
         .testTarget(name: "QuantWatchDaemonTests", dependencies: ["QuantWatchDaemon", "MetricStore", "MQTTLink", "Monitor", "Documents", "QuantMetrics"]),
         // Real SQLite files in a temporary directory; the kill test SIGKILLs `metricstore-stress`.
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "metricstore-stress"]),
