@@ -55,6 +55,12 @@ extension Configuration {
             ("mqtt.password_file", mqtt.passwordFile.map(s)), ("mqtt.ca_file", mqtt.caFile.map(s)), ("mqtt.cert_file", mqtt.certFile.map(s)),
             ("mqtt.key_file", mqtt.keyFile.map(s)), ("mqtt.keepalive_s", String(mqtt.keepaliveSeconds)), ("mqtt.prefix", s(mqtt.prefix)),
             ("mqtt.protocol", s(mqtt.protocolVersion.rawValue)), ("mqtt.max_inflight", String(mqtt.maxInflight)),
+            ("update.state_dir", s(update.stateDir)), ("update.trusted_keys", "[" + update.trustedKeys.map(s).joined(separator: ", ") + "]"),
+            ("update.max_bundle_mb", String(update.maxBundleMB)), ("update.transfer_expiry_s", d(update.transferExpirySeconds)),
+            ("update.probation_s", d(update.probationSeconds)), ("update.probation_margin_db", d(update.probationMarginDB)),
+            ("update.probation_margin_agreement", d(update.probationMarginAgreement)), ("update.probation_min_shadows", String(update.probationMinShadows)),
+            ("update.canary_min_sqnr_db", d(update.canaryMinSQNRDB)), ("update.canary_min_agreement", d(update.canaryMinAgreement)),
+            ("update.canary_max_saturation", d(update.canaryMaxSaturation)), ("update.canary_frames", String(update.canaryFrames)),
             ("log.level", s(log.level.rawValue)),
         ]
         return out.map { (path: $0.0, value: $0.1) }

@@ -2,6 +2,7 @@
 import Foundation
 import FrameSources
 import MetricStore
+import ModelUpdate
 import MQTTLink
 import Monitor
 import QuantMetrics
@@ -100,6 +101,39 @@ public struct Configuration: Sendable, Equatable {
         }
     }
 
+    /// Model updates (docs/model-updates.md): where transfers and slots live, the keys trusted, the limits,
+    /// the canary and the probation.
+    public struct Update: Sendable, Equatable {
+        /// Transfers go to `<stateDir>/transfer/`, the A/B slots to `<stateDir>/models/`.
+        public var stateDir = "/var/lib/quantwatch"
+        /// Public keys (Ed25519 PEM files) whose signatures a bundle may carry.
+        public var trustedKeys: [String] = []
+        /// The largest bundle payload accepted, in MiB.
+        public var maxBundleMB = 64
+        /// A partial transfer with no new chunk for this long is deleted (seconds).
+        public var transferExpirySeconds = 3600.0
+        /// How long a new model is on probation after a switch (seconds).
+        public var probationSeconds = 900.0
+        /// Rolled back when its mean SQNR falls more than this below the previous model's baseline (dB).
+        public var probationMarginDB = 3.0
+        /// … or its top-1 agreement more than this below the previous baseline's.
+        public var probationMarginAgreement = 0.05
+        /// Shadowed frames on probation before those comparisons count.
+        public var probationMinShadows = 30
+        /// Canary thresholds a bundle's manifest does not set.
+        public var canaryMinSQNRDB = 20.0
+        public var canaryMinAgreement = 0.95
+        public var canaryMaxSaturation = 0.05
+        /// Recent frames kept for the canary.
+        public var canaryFrames = 32
+        public init() {}
+
+        /// The transfer's settings.
+        public var transferSettings: TransferSettings {
+            TransferSettings(stateDirectory: stateDir, maxBundleBytes: maxBundleMB << 20, expirySeconds: transferExpirySeconds)
+        }
+    }
+
     public struct Log: Sendable, Equatable {
         /// swift-log's levels.
         public enum Level: String, Sendable, Equatable, CaseIterable {
@@ -116,11 +150,12 @@ public struct Configuration: Sendable, Equatable {
     public var monitor: MonitorConfiguration
     public var store: Store
     public var mqtt: MQTT
+    public var update: Update
     public var log: Log
 
     public init(device: Device, model: Model, frames: FrameSourceSettings = FrameSourceSettings(),
                 preprocessing: PreprocessingSettings = PreprocessingSettings(), monitor: MonitorConfiguration = MonitorConfiguration(),
-                store: Store = Store(), mqtt: MQTT? = nil, log: Log = Log()) {
+                store: Store = Store(), mqtt: MQTT? = nil, update: Update = Update(), log: Log = Log()) {
         self.device = device
         self.model = model
         self.frames = frames
@@ -128,6 +163,7 @@ public struct Configuration: Sendable, Equatable {
         self.monitor = monitor
         self.store = store
         self.mqtt = mqtt ?? MQTT(clientID: "quantwatch-\(device.id)")
+        self.update = update
         self.log = log
     }
 
@@ -394,6 +430,39 @@ public struct Configuration: Sendable, Equatable {
             r.fail(.badValue, "mqtt.url", value: ConfigValueType<String>.quote(mqtt.url), allowed: "TLS files are set: use mqtts://")
         }
 
+        // [update]
+        var update = Update()
+        update.stateDir = absolute(r.read("update.state_dir", name, default: update.stateDir,
+                                          allowed: "the directory of transfers (transfer/) and model slots (models/); writable", valid: { !$0.isEmpty }) ?? update.stateDir)
+        update.trustedKeys = (r.read("update.trusted_keys", .strings, default: update.trustedKeys,
+                                     allowed: "Ed25519 public key files (PEM) a bundle's signature may verify against; none: every bundle is refused",
+                                     valid: { $0.allSatisfy { !$0.isEmpty } }) ?? update.trustedKeys).map(absolute)
+        update.maxBundleMB = r.read("update.max_bundle_mb", .int, default: update.maxBundleMB, allowed: "the largest bundle payload accepted in MiB, 1 … 4096",
+                                    valid: { (1...4096).contains($0) }) ?? update.maxBundleMB
+        update.transferExpirySeconds = r.read("update.transfer_expiry_s", .double, default: update.transferExpirySeconds,
+                                              allowed: "seconds without a new chunk after which a partial transfer is deleted, 1 … 604800",
+                                              valid: { $0 >= 1 && $0 <= 604_800 }) ?? update.transferExpirySeconds
+        update.probationSeconds = r.read("update.probation_s", .double, default: update.probationSeconds,
+                                         allowed: "seconds a new model is on probation after a switch, 0 … 604800 (0: none)",
+                                         valid: { $0 >= 0 && $0 <= 604_800 }) ?? update.probationSeconds
+        update.probationMarginDB = r.read("update.probation_margin_db", .double, default: update.probationMarginDB,
+                                          allowed: "rolled back when the mean SQNR falls more than this many dB below the previous baseline's, ≥ 0",
+                                          valid: { $0 >= 0 && $0.isFinite }) ?? update.probationMarginDB
+        update.probationMarginAgreement = r.read("update.probation_margin_agreement", .double, default: update.probationMarginAgreement,
+                                                 allowed: "rolled back when top-1 agreement falls more than this below the previous baseline's, in [0, 1]",
+                                                 valid: { $0 >= 0 && $0 <= 1 }) ?? update.probationMarginAgreement
+        update.probationMinShadows = r.read("update.probation_min_shadows", .int, default: update.probationMinShadows,
+                                            allowed: "shadowed frames on probation before the comparisons count, ≥ 1", valid: { $0 >= 1 }) ?? update.probationMinShadows
+        update.canaryMinSQNRDB = r.read("update.canary_min_sqnr_db", .double, default: update.canaryMinSQNRDB,
+                                        allowed: "the canary's least mean SQNR in dB when the manifest sets none", valid: { $0.isFinite }) ?? update.canaryMinSQNRDB
+        update.canaryMinAgreement = r.read("update.canary_min_agreement", .double, default: update.canaryMinAgreement,
+                                           allowed: "the canary's least top-1 agreement when the manifest sets none, in [0, 1]", valid: { $0 >= 0 && $0 <= 1 }) ?? update.canaryMinAgreement
+        update.canaryMaxSaturation = r.read("update.canary_max_saturation", .double, default: update.canaryMaxSaturation,
+                                            allowed: "the canary's largest mean int8 saturation when the manifest sets none, in [0, 1]",
+                                            valid: { $0 >= 0 && $0 <= 1 }) ?? update.canaryMaxSaturation
+        update.canaryFrames = r.read("update.canary_frames", .int, default: update.canaryFrames,
+                                     allowed: "recent frames kept for the canary, 0 … 1024", valid: { (0...1024).contains($0) }) ?? update.canaryFrames
+
         // [log]
         var log = Log()
         log.level = r.read("log.level", .choice(Log.Level.self), default: log.level, allowed: "\"trace\", \"debug\", \"info\", \"notice\", \"warning\", \"error\" or \"critical\"") ?? log.level
@@ -401,7 +470,7 @@ public struct Configuration: Sendable, Equatable {
         guard let deviceID, let int8, let float else { return nil }
         return Configuration(device: Device(id: deviceID, group: group),
                              model: Model(int8: absolute(int8), float: absolute(float), name: modelName, version: version ?? "0", output: output),
-                             frames: frames, preprocessing: pre, monitor: monitor, store: store, mqtt: mqtt, log: log)
+                             frames: frames, preprocessing: pre, monitor: monitor, store: store, mqtt: mqtt, update: update, log: log)
     }
 
     /// gethostname(2): no resolver lookup (ProcessInfo.hostName may ask DNS, which can hang at boot).

@@ -6,6 +6,7 @@ import FrameSources
 import Foundation
 import Logging
 import MetricStore
+import ModelUpdate
 import Monitor
 import MQTTLink
 import QuantMetrics
@@ -14,8 +15,10 @@ import UnixSignals
 
 public enum Daemon {
     /// Runs until SIGTERM/SIGINT (or the end of a frame source that does not loop). `source` says
-    /// where the configuration came from (a path, or "the embedded default").
-    public static func run(configuration: Configuration, configurationPath: String?, software: String, logger: Logger) async throws {
+    /// where the configuration came from (a path, or "the embedded default"). `admission` checks and
+    /// installs pushed bundles (docs/model-updates.md); without one every push is refused.
+    public static func run(configuration: Configuration, configurationPath: String?, software: String, logger: Logger,
+                           admission: (any UpdateAdmission)? = nil) async throws {
         let environment = ProcessInfo.processInfo.environment
         let notifier = try SystemdNotifier(environment: environment)
         let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -42,6 +45,9 @@ public enum Daemon {
         let publisher = MQTTPublisher(settings: settings, buffer: buffer, client: client, commands: dispatcher, clock: now)
         await publisher.setWill(link.will)
         await publisher.update(model: model, drift: monitor.state, sinceMs: now())
+        let receiver = UpdateCommands.receiver(settings: configuration.update.transferSettings, admission: admission ?? UnavailableUpdateAdmission(),
+                                               publisher: publisher, logger: logger)
+        await UpdateCommands.register(receiver, on: dispatcher)
 
         let source = try configuration.frames.makeSource()
         let reader = FrameReader(source: source, capacity: configuration.frames.queue)
@@ -54,7 +60,7 @@ public enum Daemon {
         let reload = ReloadService(path: configurationPath, current: configuration, control: control, source: source,
                                    notifier: notifier, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: publishing), .init(service: reload),
+            services: [.init(service: publishing), .init(service: TransferService(receiver: receiver, logger: logger)), .init(service: reload),
                        .init(service: inference, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("running", metadata: ["config": "\(configurationPath ?? "the embedded default")", "model": "\(model.name) \(model.version)",

@@ -285,9 +285,23 @@ public actor MQTTPublisher {
 
     func command(_ message: MQTTMessage) async {
         guard let commands, let name = settings.topics.commandName(of: message.topic) else { return }
+        if let binary = await commands.binaryHandler(name) {
+            // Binary commands (update_chunk) answer only when something is wrong.
+            if let failure = await binary(message.topic, message.payload) {
+                await send(CommandReply(name: name, id: nil, ok: false, error: failure.message, result: failure.result,
+                                        responseTopic: message.responseTopic, correlationData: message.correlationData))
+            }
+            return
+        }
         let reply = await commands.dispatch(name: name, topic: message.topic, payload: message.payload,
                                             responseTopic: message.responseTopic, correlationData: message.correlationData)
-        let device = settings.topics.device, now = clock()
+        await send(reply)
+    }
+
+    /// Commits a reply document and publishes it at once: on the request's response topic when it had
+    /// one (MQTT 5), else on `reply/<name>` (e.g. `reply/update` for a transfer's progress and verdict).
+    public func send(_ reply: CommandReply) async {
+        let name = reply.name, device = settings.topics.device, now = clock()
         do {
             let topic = reply.responseTopic.map { Self.routedTopic(responseTopic: $0, correlation: reply.correlationData) } ?? "reply/\(name)"
             try await enqueueAndSend(topic: topic, tsMs: now) { seq in
