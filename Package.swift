@@ -137,7 +137,7 @@ let package = Package(
         .executableTarget(
             name: "quantwatch",
             dependencies: [
-                "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Documents", "Reports", "Evaluation", "MetricStore", "MQTTLink",
+                "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Documents", "Reports", "Evaluation", "MetricStore", "MQTTLink", "ModelUpdate",
                 "QuantWatchDaemon", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -168,7 +168,8 @@ let package = Package(
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
         // The recorder on a real store file: one commit per window, baselines, cap drops published.
         .testTarget(name: "ModelUpdateTests", dependencies: ["ModelUpdate", "Monitor", "ONNXImport", "FrameSources", "TestSupport"]),
-        .testTarget(name: "QuantWatchDaemonTests", dependencies: ["QuantWatchDaemon", "MetricStore", "MQTTLink", "Monitor", "Documents", "QuantMetrics"]),
+        // The transfer over a real mosquitto (TestSupport) with the daemon's publisher, dispatcher and receiver.
+        .testTarget(name: "QuantWatchDaemonTests", dependencies: ["QuantWatchDaemon", "MetricStore", "MQTTLink", "ModelUpdate", "Monitor", "Documents", "QuantMetrics", "TestSupport"]),
         // Real SQLite files in a temporary directory; the kill test SIGKILLs `metricstore-stress`.
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "metricstore-stress"]),
         // The kill test's child: commits batches in a loop, printing each committed seq range.
