@@ -134,6 +134,7 @@ public actor TransferReceiver {
     private var loaded = false
     private var lastProgress = -Double.infinity
     private var completion: Task<Void, Never>?
+    private var closed = false
 
     /// - Parameters:
     ///   - clock: Unix time in seconds (expiry compares it with file modification times across restarts).
@@ -287,8 +288,12 @@ public actor TransferReceiver {
     /// Waits for a running verification and install to end (tests, shutdown).
     public func waitForCompletion() async { await completion?.value }
 
-    /// Closes the payload file (a new receiver on the same directory may then take over).
-    public func close() { active?.close() }
+    /// Closes the payload file (a new receiver on the same directory may then take over). A verification
+    /// under way records no verdict after this: the next start verifies the transfer again.
+    public func close() {
+        closed = true
+        active?.close()
+    }
 
     // MARK: - Progress
 
@@ -331,23 +336,20 @@ public actor TransferReceiver {
     }
 
     /// Syncs the payload, checks the whole bundle against the transfer id, hands it to the installer,
-    /// records the verdict, deletes the transfer's directory, and reports.
+    /// records the verdict, deletes the transfer's directory, and reports. The syncing and hashing run off
+    /// the actor (chunks and status requests are answered meanwhile).
     private func complete(_ active: Active) async {
-        let begin = active.begin
+        let begin = active.begin, directory = active.directory
         var verdict: UpdateVerdict
-        if fsync(active.descriptor) != 0 {
-            verdict = .refused(UpdateRefusal(.transfer, "syncing \(active.directory)/payload: \(String(cString: strerror(errno)))"))
+        if let refusal = await Self.syncAndCheck(begin: begin, descriptor: active.descriptor, directory: directory) {
+            verdict = .refused(refusal)
         } else {
-            Self.syncDirectory(active.directory)
-            verdict = .installed(details: nil)
-            if let mismatch = bundleMismatch(active) {
-                verdict = .refused(mismatch)
-            } else {
-                let completed = CompletedTransfer(transfer: begin.transfer, directory: active.directory, header: begin.header,
-                                                  payloadPath: active.directory + "/payload", payloadSize: begin.payloadSize, admission: active.admission)
-                verdict = await admission.install(completed)
-            }
+            let completed = CompletedTransfer(transfer: begin.transfer, directory: directory, header: begin.header,
+                                              payloadPath: directory + "/payload", payloadSize: begin.payloadSize, admission: active.admission)
+            verdict = await admission.install(completed)
         }
+        // Closed meanwhile (the daemon stops): nothing is recorded; the next start verifies it again.
+        guard !closed else { return }
         var stored = StoredVerdict(transfer: begin.transfer, replyID: active.replyID, state: verdict.state, total: begin.chunkCount,
                                    payloadSize: begin.payloadSize)
         stored.admission = active.admission
@@ -363,10 +365,16 @@ public actor TransferReceiver {
         await onEvent(TransferEvent(replyID: stored.replyID, progress: progress(of: stored)))
     }
 
-    /// The SHA-256 of "QWBUNDLE", the header length, the header and the payload must begin with the
-    /// transfer id (the pusher computed it over the bundle file).
-    private func bundleMismatch(_ active: Active) -> UpdateRefusal? {
-        let begin = active.begin
+    /// fsync of the payload and its directory; then the SHA-256 of "QWBUNDLE", the header length, the
+    /// header and the payload (read through its own descriptor) must begin with the transfer id (the
+    /// pusher computed it over the bundle file).
+    private nonisolated static func syncAndCheck(begin: UpdateBegin, descriptor: Int32, directory: String) async -> UpdateRefusal? {
+        let path = directory + "/payload"
+        guard fsync(descriptor) == 0 else { return UpdateRefusal(.transfer, "syncing \(path): \(String(cString: strerror(errno)))") }
+        syncDirectory(directory)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return UpdateRefusal(.transfer, "opening \(path): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
         var hasher = SHA256()
         let length = UInt32(begin.header.count)
         hasher.update(data: Array("QWBUNDLE".utf8) + [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)])
@@ -375,9 +383,9 @@ public actor TransferReceiver {
         var offset = 0
         while offset < begin.payloadSize {
             let n = min(buffer.count, begin.payloadSize - offset)
-            let got = buffer.withUnsafeMutableBytes { pread(active.descriptor, $0.baseAddress, n, off_t(offset)) }
+            let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, n, off_t(offset)) }
             guard got == n else {
-                return UpdateRefusal(.transfer, "reading \(active.directory)/payload at \(offset): \(got < 0 ? String(cString: strerror(errno)) : "short read")")
+                return UpdateRefusal(.transfer, "reading \(path) at \(offset): \(got < 0 ? String(cString: strerror(errno)) : "short read")")
             }
             buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             offset += n
