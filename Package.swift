@@ -138,7 +138,7 @@ let package = Package(
             name: "quantwatch",
             dependencies: [
                 "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Documents", "Reports", "Evaluation", "MetricStore", "MQTTLink",
-                "QuantWatchDaemon", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
+                "QuantWatchDaemon", "ModelUpdate", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
