@@ -167,7 +167,7 @@ let package = Package(
         // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
         // The recorder on a real store file: one commit per window, baselines, cap drops published.
-        .testTarget(name: "ModelUpdateTests", dependencies: ["ModelUpdate", "Monitor", "ONNXImport", "FrameSources", "TestSupport"]),
+        .testTarget(name: "ModelUpdateTests", dependencies: ["ModelUpdate", "Monitor", "ONNXImport", "ONNXProto", "FrameSources", "QuantGraph", "TestSupport"]),
         .testTarget(name: "QuantWatchDaemonTests", dependencies: ["QuantWatchDaemon", "MetricStore", "MQTTLink", "Monitor", "Documents", "QuantMetrics"]),
         // Real SQLite files in a temporary directory; the kill test SIGKILLs `metricstore-stress`.
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "metricstore-stress"]),
