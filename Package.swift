@@ -137,8 +137,8 @@ let package = Package(
         .executableTarget(
             name: "quantwatch",
             dependencies: [
-                "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Documents", "Reports", "Evaluation", "MetricStore", "MQTTLink", "ModelUpdate",
-                "QuantWatchDaemon", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
+                "QuantGraph", "ONNXImport", "FrameSources", "QuantMetrics", "Monitor", "Documents", "Reports", "Evaluation", "MetricStore", "MQTTLink",
+                "QuantWatchDaemon", "ModelUpdate", "AllocationCounter", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -167,7 +167,7 @@ let package = Package(
         // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
         // The recorder on a real store file: one commit per window, baselines, cap drops published.
-        .testTarget(name: "ModelUpdateTests", dependencies: ["ModelUpdate", "Monitor", "ONNXImport", "FrameSources", "TestSupport"]),
+        .testTarget(name: "ModelUpdateTests", dependencies: ["ModelUpdate", "Monitor", "ONNXImport", "ONNXProto", "FrameSources", "QuantGraph", "TestSupport"]),
         // The transfer over a real mosquitto (TestSupport) with the daemon's publisher, dispatcher and receiver.
         .testTarget(name: "QuantWatchDaemonTests", dependencies: ["QuantWatchDaemon", "MetricStore", "MQTTLink", "ModelUpdate", "Monitor", "Documents", "QuantMetrics", "TestSupport"]),
         // Real SQLite files in a temporary directory; the kill test SIGKILLs `metricstore-stress`.

@@ -24,6 +24,14 @@ public struct MonitorEvent: Sendable, Codable, Equatable {
         case bufferOverflow = "buffer_overflow"
         /// The store's file was damaged, moved aside, and a fresh one started (`cause` says where).
         case storeRecovered = "store_recovered"
+        /// A pushed model was installed and serves (`update`: name, version, the canary's figures).
+        case modelInstalled = "model_installed"
+        /// A pushed model was refused (`update.step` names the check; `cause` the reason).
+        case modelRejected = "model_rejected"
+        /// A new model's probation ended without a rollback.
+        case probationPassed = "probation_passed"
+        /// The previous model serves again (automatically after a failed probation, or on request).
+        case rolledBack = "rolled_back"
     }
 
     public var kind: Kind
@@ -44,10 +52,12 @@ public struct MonitorEvent: Sendable, Codable, Equatable {
     public var saturating: [TensorSaturation]
     /// One sentence: which metric, which direction, by how much.
     public var cause: String
+    /// Model-update events: which model, which step, the figures.
+    public var update: UpdateDetails?
 
     public init(kind: Kind, tsMs: Int64, detector: DetectorName? = nil, from: DriftState? = nil, to: DriftState? = nil,
                 state: DriftState? = nil, statistic: Double? = nil, baselineMean: Double? = nil, baselineSd: Double? = nil,
-                recent: Double? = nil, saturating: [TensorSaturation] = [], cause: String) {
+                recent: Double? = nil, saturating: [TensorSaturation] = [], cause: String, update: UpdateDetails? = nil) {
         self.kind = kind
         self.tsMs = tsMs
         self.detector = detector
@@ -60,12 +70,37 @@ public struct MonitorEvent: Sendable, Codable, Equatable {
         self.recent = recent
         self.saturating = saturating
         self.cause = cause
+        self.update = update
     }
 
     enum CodingKeys: String, CodingKey {
         case kind, tsMs = "ts_ms", detector, from, to, state, statistic, baselineMean = "baseline_mean", baselineSd = "baseline_sd"
-        case recent, saturating, cause
+        case recent, saturating, cause, update
     }
+}
+
+/// The model an update event is about, and what was measured.
+public struct UpdateDetails: Sendable, Codable, Equatable {
+    public var name: String
+    public var version: Int
+    /// The model serving before (install) or the one left (rollback).
+    public var previousName: String?
+    public var previousVersion: Int?
+    /// The check a refused bundle failed (`signature`, `manifest`, `hashes`, `version`, `load`, `canary`, `install`, `transfer`).
+    public var step: String?
+    /// Canary or probation figures: `sqnr_db`, `top1_agree`, `saturation`, `frames`, and the reference's.
+    public var figures: [String: Double]
+
+    public init(name: String, version: Int, previousName: String? = nil, previousVersion: Int? = nil, step: String? = nil, figures: [String: Double] = [:]) {
+        self.name = name
+        self.version = version
+        self.previousName = previousName
+        self.previousVersion = previousVersion
+        self.step = step
+        self.figures = figures
+    }
+
+    enum CodingKeys: String, CodingKey { case name, version, previousName = "previous_name", previousVersion = "previous_version", step, figures }
 }
 
 /// A shadowed frame kept for diagnosis (the store keeps a bounded number): every triggered frame, and

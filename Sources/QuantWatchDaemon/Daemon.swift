@@ -73,19 +73,23 @@ public enum Daemon {
 
 /// The inference loop: one frame at a time through the monitor; windows and events to the store.
 final class InferenceService: Service, @unchecked Sendable {
-    // Confined to `run()`'s task: the monitor and pipeline are used only there.
-    let monitor: Monitor
+    // Confined to `run()`'s task: the monitor, model and probation change only there (between frames).
+    var monitor: Monitor
     let pipeline: FramePipeline
     let buffer: MetricBuffer
     let control: RuntimeControl
     let publisher: MQTTPublisher
     let notifier: SystemdNotifier
     let watchdog: Duration?
-    let model: ModelReference
+    var model: ModelReference
     let logger: Logger
+    /// Model updates: switches to take, recent frames to keep, the probation to judge.
+    let updates: InferenceUpdates?
+    var probation: Probation?
 
     init(monitor: Monitor, pipeline: FramePipeline, buffer: MetricBuffer, control: RuntimeControl, publisher: MQTTPublisher,
-         notifier: SystemdNotifier, watchdog: Duration?, model: ModelReference, logger: Logger) {
+         notifier: SystemdNotifier, watchdog: Duration?, model: ModelReference, logger: Logger, updates: InferenceUpdates? = nil,
+         probation: Probation? = nil) {
         self.monitor = monitor
         self.pipeline = pipeline
         self.buffer = buffer
@@ -95,6 +99,8 @@ final class InferenceService: Service, @unchecked Sendable {
         self.watchdog = watchdog
         self.model = model
         self.logger = logger
+        self.updates = updates
+        self.probation = probation
     }
 
     func run() async throws {
@@ -112,15 +118,26 @@ final class InferenceService: Service, @unchecked Sendable {
         pipeline.reader.start()
         defer { pipeline.reader.stop() }
         loop: while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            if let change = updates?.switchboard.take() { try await take(change, timeMs: now()) }
             let changes = await control.takeChanges()
             if let policy = changes.policy { try? monitor.updateShadowPolicy(policy) }
             if changes.shadowNext { monitor.shadowNextFrame() }
             let result = input.withUnsafeMutableBufferPointer { pipeline.next(into: $0, timeout: .milliseconds(200)) }
             switch result {
             case .frame:
-                do { _ = try input.withUnsafeBufferPointer { try monitor.process(frame: $0, timeMs: now()) } } catch {
+                let timeMs = now()
+                do {
+                    let outcome = try input.withUnsafeBufferPointer { try monitor.process(frame: $0, timeMs: timeMs) }
+                    if var p = probation {
+                        if outcome.shadow == .uniform, let c = outcome.comparison { p.observe(sqnrDb: c.sqnrDb, top1Agree: c.top1Agree) } else { p.ran() }
+                        probation = p
+                    }
+                } catch {
+                    probation?.failed()
                     logger.error("frame refused", metadata: ["error": "\(error)"])
                 }
+                if let updates, monitor.frameCount % updates.keepEvery == 0 { input.withUnsafeBufferPointer { updates.recent.keep($0) } }
+                judgeProbation(timeMs: timeMs)
             case let .rejected(error):
                 if pipeline.rejected > rejectedLogged * 2 {   // 1, 2, 4, 8 … : reported, never a flood
                     rejectedLogged = pipeline.rejected
@@ -159,7 +176,51 @@ final class InferenceService: Service, @unchecked Sendable {
         try await buffer.record(windows: windows, events: events, samples: monitor.takeShadowSamples(), baseline: monitor.baseline)
     }
 
+    /// Takes a new model pair between two frames: the old model's window closes and is stored, the
+    /// new monitor starts (with the new model's stored baseline when it had one, e.g. after a rollback).
+    func take(_ change: ModelSwitch, timeMs: Int64) async throws {
+        monitor.flush(timeMs: timeMs)
+        try await record()
+        try await buffer.activate(model: change.reference, path: change.serving.int8Path, atMs: timeMs)
+        let stored = try? await buffer.storedBaseline()
+        let next = try Monitor(models: change.models, configuration: monitor.configuration, baseline: stored)
+        try? next.updateShadowPolicy(await control.shadowPolicy)
+        let from = model
+        monitor = next
+        model = change.reference
+        probation = change.probation.map { Probation(record: $0, policy: updates?.probationPolicy ?? ProbationPolicy()) }
+        updates?.switchboard.setBaseline(stored)
+        updates?.switchboard.markTaken()
+        logger.notice("inference switched models (\(change.reason))", metadata: ["from": "\(from.name) \(from.version)", "to": "\(model.name) \(model.version)"])
+        await publisher.update(model: model, drift: monitor.state, sinceMs: timeMs)
+    }
+
+    /// Acts on the probation's verdict: a pass is recorded, a failure rolls back (off the loop).
+    func judgeProbation(timeMs: Int64) {
+        guard let p = probation, let updates else { return }
+        var figures = ["shadowed": Double(p.shadows)]
+        if let s = p.meanSQNR { figures["sqnr_db"] = s }
+        if let a = p.agreement { figures["top1_agree"] = a }
+        if let s = p.record.reference.sqnrDb { figures["reference_sqnr_db"] = s }
+        if let a = p.record.reference.agreement { figures["reference_top1_agree"] = a }
+        switch p.verdict(nowMs: timeMs) {
+        case .pending: return
+        case let .passed(message):
+            probation = nil
+            Task { await updates.coordinator?.probationPassed(message, figures: figures) }
+        case let .failed(reason):
+            probation = nil
+            let logger = logger
+            Task {
+                do { try await updates.coordinator?.rollback(reason: "probation failed: " + reason, figures: figures) } catch {
+                    logger.error("probation failed but no rollback is possible", metadata: ["reason": "\(reason)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
     func post(fps: Double?, sinceMs: Int64) async {
+        updates?.switchboard.setBaseline(monitor.isBaselineReady ? monitor.baseline : nil)
         var state = DeviceState()
         state.model = model
         state.drift = monitor.state
@@ -175,6 +236,16 @@ final class InferenceService: Service, @unchecked Sendable {
         try? notifier.status("\(model.name) \(model.version): \(fps.map { String(format: "%.1f fps", $0) } ?? "stopped"), drift \(monitor.state.rawValue), "
             + "\(state.undelivered ?? 0) documents buffered")
     }
+}
+
+/// What the inference loop needs for model updates.
+struct InferenceUpdates: Sendable {
+    let switchboard: ModelSwitchboard
+    let recent: RecentFrames
+    /// One frame in this many is copied into `recent` (≈ one every few seconds at camera rates).
+    let keepEvery: Int
+    let probationPolicy: ProbationPolicy
+    let coordinator: UpdateCoordinator?
 }
 
 /// The MQTT side: the client's connection and the publisher's loop; on shutdown, `offline` and what

@@ -9,7 +9,7 @@ struct QuantWatchCommand: AsyncParsableCommand {
         commandName: "quantwatch",
         abstract: "Runs int8-quantized ONNX models and measures how far they drift from their float originals.",
         version: QuantWatchVersion.string,
-        subcommands: [InspectCommand.self, InferCommand.self, EvalCommand.self, BenchCommand.self, ReplayCommand.self, ReportCommand.self, PublishCommand.self, WatchCommand.self, PushCommand.self, RunCommand.self, ConfigCommand.self, VersionCommand.self]
+        subcommands: [InspectCommand.self, InferCommand.self, EvalCommand.self, BenchCommand.self, ReplayCommand.self, ReportCommand.self, PublishCommand.self, WatchCommand.self, PushCommand.self, RunCommand.self, ConfigCommand.self, KeygenCommand.self, BundleCommand.self, VersionCommand.self]
     )
 }
 
