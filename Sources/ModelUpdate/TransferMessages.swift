@@ -418,9 +418,7 @@ extension UpdateBegin {
             throw UpdateRefusal(.manifest, "the bundle's header length is \(length) bytes; expected at most \(maxHeaderBytes) within the file's \(bundle.count) bytes")
         }
         let header = Array(bundle[12..<(12 + length)])
-        guard JSONSpan.value(of: "manifest", in: header) != nil else {
-            throw UpdateRefusal(.manifest, "the bundle's header is not a JSON object with a \"manifest\"")
-        }
+        _ = try SignedHeader.decode(header)   // the envelope's shape; the device checks the signatures
         let payload = bundle[(12 + length)...]
         guard !payload.isEmpty else { throw UpdateRefusal(.manifest, "the bundle has no payload") }
         var chunks: [String] = []

@@ -371,7 +371,7 @@ public actor TransferReceiver {
     private nonisolated static func syncAndCheck(begin: UpdateBegin, descriptor: Int32, directory: String) async -> UpdateRefusal? {
         let path = directory + "/payload"
         guard fsync(descriptor) == 0 else { return UpdateRefusal(.transfer, "syncing \(path): \(String(cString: strerror(errno)))") }
-        syncDirectory(directory)
+        try? FileSystem.syncDirectory(directory)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return UpdateRefusal(.transfer, "opening \(path): \(String(cString: strerror(errno)))") }
         defer { Glibc.close(fd) }
@@ -486,7 +486,7 @@ public actor TransferReceiver {
             active.close()
             throw fail("writing transfer.json", error.message)
         }
-        Self.syncDirectory(root)
+        try? FileSystem.syncDirectory(root)
         return active
     }
 
@@ -524,31 +524,8 @@ public actor TransferReceiver {
 
     private func mebibytes(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
 
-    /// Write to `path.tmp`, fsync, rename over `path`.
+    /// FileSystem.writeAtomically (write, fsync, rename, fsync the directory), its refusal at the transfer step.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(UpdateRefusal) {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw UpdateRefusal(.transfer, "creating \(temporary): \(String(cString: strerror(errno)))") }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else {
-                let message = String(cString: strerror(errno))
-                Glibc.close(fd)
-                throw UpdateRefusal(.transfer, "writing \(temporary): \(message)")
-            }
-            done += n
-        }
-        let synced = fsync(fd) == 0
-        Glibc.close(fd)
-        guard synced, rename(temporary, path) == 0 else { throw UpdateRefusal(.transfer, "saving \(path): \(String(cString: strerror(errno)))") }
-    }
-
-    static func syncDirectory(_ path: String) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        _ = fsync(fd)
-        Glibc.close(fd)
+        do { try FileSystem.writeAtomically(bytes, to: path) } catch { throw UpdateRefusal(.transfer, error.message) }
     }
 }
