@@ -299,6 +299,11 @@ public actor BundlePusher {
             askStatus(force: true)
             return
         }
+        if name == "update_begin", reply.id == nil, !reply.ok, devices[device] != nil, devices[device]?.outcome == nil {
+            // Refused before its id was read (e.g. larger than the device takes).
+            finish(device, PushOutcome(device: device, verdict: .refused, message: reply.error, progress: nil))
+            return
+        }
         guard ["update_begin", "update_status", "update"].contains(name), reply.id == commandID else { return }
         if devices[device] == nil { devices[device] = Device(name: device, lastHeard: .now) }
         devices[device]?.lastHeard = .now
