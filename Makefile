@@ -27,7 +27,10 @@ test: deps
 test-arm64: deps
 	@SWIFT="$(SWIFT)" scripts/test-arm64.sh
 
-## Show what is real today: inspect and infer on the bundled fixtures.
+## About 1.5 minutes: eval on the patches fixture, then a mosquitto broker on a free loopback port, the
+## daemon on camera-like frames through a FIFO, and `quantwatch watch`; halfway the frames drift (contrast
+## doubled) and the device turns from ok to drift. Keeps .build/demo/metrics.db (scripts/demo.sh).
+## DEMO_SECONDS=N runs the daemon N s instead of 60.
 demo: release
 	@scripts/demo.sh "$(BIN_DIR)/quantwatch"
 

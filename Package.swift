@@ -85,7 +85,7 @@ let package = Package(
         .target(name: "Documents", dependencies: ["Monitor", "QuantMetrics"]),
 
         // `quantwatch report`: what a device's buffer holds, as a table, JSON or one HTML file with SVG charts.
-        .target(name: "Reports", dependencies: ["Documents", "QuantMetrics"]),
+        .target(name: "Reports", dependencies: ["Documents", "Monitor", "QuantMetrics"]),
 
         // MARK: - System libraries (C shims)
 
@@ -161,7 +161,7 @@ let package = Package(
         // Hand-computed metric values; layer matching on the fixture models' tensor names.
         .testTarget(name: "QuantMetricsTests", dependencies: ["QuantMetrics", "TestSupport", "AllocationCounter"]),
         // Report rendering (table, JSON, HTML with SVG charts) from hand-made windows.
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Documents", "QuantMetrics"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Documents", "Monitor", "QuantMetrics"]),
         // Document shapes: envelope, top-level metric objects, timestamps.
         .testTarget(name: "DocumentsTests", dependencies: ["Documents", "Monitor", "QuantMetrics"]),
         // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.

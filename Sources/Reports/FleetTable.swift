@@ -1,6 +1,7 @@
 // `quantwatch watch`: one row per device from the documents on the fleet's topics.
 import Documents
 import Foundation
+import Monitor
 import QuantMetrics
 
 /// The fleet as the documents describe it.
@@ -20,6 +21,7 @@ public struct FleetTable: Sendable {
         /// Seqs skipped so far (a late arrival fills its gap again); duplicates seen.
         public var seqGaps = 0
         public var duplicates = 0
+        /// The cause of the event that explains the row's drift state (or of the last event not about drift).
         public var lastEvent: String?
         var highestSeq: Int64?
         var missing: Set<Int64> = []
@@ -79,8 +81,12 @@ public struct FleetTable: Sendable {
             }
         case "events":
             if let e = try? DocumentCoding.decode(EventDocument.self, from: text) {
-                row.lastEvent = e.event.cause
-                if let s = e.event.state { row.drift = s }
+                // A detector that moves while another holds the device's state (a second one rising to
+                // warning during a drift, or one recovering while another still drifts) does not replace
+                // the event that explains the state.
+                let event = e.event
+                if event.kind != .driftState || event.state == nil || event.to == event.state { row.lastEvent = event.cause }
+                if let s = event.state { row.drift = s }
             }
         default:
             break
@@ -105,6 +111,12 @@ public struct FleetTable: Sendable {
             }
         }
         row.highestSeq = max(row.highestSeq ?? seq, seq)
+    }
+
+    /// What a log of the table must not miss: each shown row's status, drift state and event. A
+    /// `watch` whose output is not a terminal prints the table whenever this changes.
+    public var stateSnapshot: [String] {
+        visibleRows.map { [$0.device, $0.status ?? "", $0.drift?.rawValue ?? "", $0.lastEvent ?? ""].joined(separator: "\u{1F}") }
     }
 
     /// The rows shown (group filter applied), sorted by device.

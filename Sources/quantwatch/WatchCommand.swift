@@ -10,9 +10,11 @@ struct WatchCommand: AsyncParsableCommand {
         abstract: "Subscribe to the fleet's topics and show a live table, one row per device.",
         discussion: """
             Rows: status, model and version, frames/s, p95 latency, top-1 agreement, SQNR, worst saturation, drift
-            state, last seen, and seq gaps seen (documents a subscriber missed). Redrawn in place; --once prints one
-            snapshot after --wait seconds and exits; --json streams every document as one line {topic, retained,
-            document} for scripts.
+            state, last seen, and seq gaps seen (documents a subscriber missed), and under them the event that explains
+            each device's drift state. On a terminal the table is redrawn in place; when the output is not a terminal (a
+            log, a pipe) it is appended whenever a device's status, drift state or event changes, and every 5 s
+            otherwise. --once prints one snapshot after --wait seconds and exits; --json streams every document as one
+            line {topic, retained, document} for scripts.
             """)
 
     @OptionGroup var broker: BrokerOptions
@@ -33,8 +35,11 @@ struct WatchCommand: AsyncParsableCommand {
         defer { client.stop() }
         let deadline = once ? ContinuousClock.now + .milliseconds(Int(wait * 1000)) : nil
         let interactive = isatty(STDOUT_FILENO) != 0
-        var lastDraw = ContinuousClock.now - .seconds(1)
+        // A terminal: redrawn in place. A log: appended on every change a reader must see, else now and then.
+        let period: Duration = interactive ? .milliseconds(500) : .seconds(5)
+        var lastDraw = ContinuousClock.now - period
         var lastError: String?
+        var drawn: (state: [String], error: String?) = ([], nil)
         let events = client.events
         let ticker = AsyncStream<Void> { continuation in
             let task = Task {
@@ -73,8 +78,10 @@ struct WatchCommand: AsyncParsableCommand {
                     break
                 }
                 if let deadline, ContinuousClock.now >= deadline { break }
-                if !json, !once, ContinuousClock.now - lastDraw >= .milliseconds(500) {
+                if !json, !once, ContinuousClock.now - lastDraw >= period
+                    || (!interactive && (table.stateSnapshot != drawn.state || lastError != drawn.error)) {
                     lastDraw = ContinuousClock.now
+                    drawn = (table.stateSnapshot, lastError)
                     var screen = interactive ? "\u{1B}[H\u{1B}[2J" : "\n"
                     screen += "quantwatch watch  \(broker.broker)  \(filter)  \(rfc3339(milliseconds: now))"
                         + (lastError.map { "\n! \($0)" } ?? "") + "\n\n" + table.render(nowMs: now)

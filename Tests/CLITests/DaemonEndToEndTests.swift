@@ -5,7 +5,8 @@ import TestSupport
 
 /// `quantwatch run` as systemd would run it, against a real broker: READY on the notify socket,
 /// metrics with consecutive seqs, the drift event after the stream switches, SIGTERM with everything
-/// delivered; a bad configuration exits 78 naming the key.
+/// delivered, and `quantwatch watch` writing the fleet table as a log (what `make demo` shows); a bad
+/// configuration exits 78 naming the key.
 @Suite(.serialized) struct DaemonEndToEndTests {
     /// A datagram socket bound at `path`, collecting what arrives (the NOTIFY_SOCKET side of systemd).
     final class NotifySocket: @unchecked Sendable {
@@ -90,6 +91,15 @@ import TestSupport
         defer { notify.close() }
         let subscriber = try Subscriber(port: broker.port, topic: "quantwatch/e2e/#")
         defer { subscriber.stop() }
+        // The fleet table with its output not a terminal: appended on every change of the row's state.
+        let watch = Process()
+        watch.executableURL = CLIRun.binary
+        watch.arguments = ["watch", "--broker", broker.url, "--device", "e2e"]
+        let watchOutput = Pipe()
+        watch.standardOutput = watchOutput
+        watch.standardError = FileHandle.nullDevice
+        try watch.run()
+        defer { if watch.isRunning { kill(watch.processIdentifier, SIGKILL) } }
         Thread.sleep(forTimeInterval: 0.3)
         let daemon = Process()
         daemon.executableURL = CLIRun.binary
@@ -123,6 +133,14 @@ import TestSupport
         #expect(documents.filter { $0.topic.hasSuffix("/metrics") }.count >= 3)
         // The last status is offline (published by the daemon itself on the clean stop).
         #expect(documents.last { $0.topic.hasSuffix("/status") }?.payload.contains(#""status":"offline""#) == true)
+        // watch logged the row turning to drift with the event that says why, then the device going offline.
+        kill(watch.processIdentifier, SIGKILL)   // SIGTERM may be blocked in a child of the test process
+        watch.waitUntilExit()
+        let table = String(decoding: watchOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let rows = table.split(separator: "\n").map(String.init)
+        #expect(rows.contains { $0.hasPrefix("e2e ") && $0.contains(" drift ") }, "\(table)")
+        #expect(rows.contains { $0.hasPrefix("e2e: ") && $0.contains(" to drift: ") }, "\(table)")
+        #expect(rows.last { $0.hasPrefix("e2e ") }?.contains(" offline ") == true, "\(table)")
         // Everything was delivered: the outbox is empty.
         let report = try CLIRun("report", "--db", dir.appendingPathComponent("metrics.db").path)
         #expect(report.stdout.contains("undelivered 0"), "\(report.stdout)")

@@ -1,4 +1,5 @@
 import Documents
+import Monitor
 import QuantMetrics
 import Reports
 import Testing
@@ -62,5 +63,28 @@ import Testing
         table.ingest(topic: "quantwatch/pi-3/metrics", payload: try metrics("pi-3", seq: 1), retained: false, nowMs: 0)
         #expect(table.visibleRows.map(\.device) == ["pi-2"])
         #expect(table.visibleRows[0].status == "online")
+    }
+
+    @Test func theEventShownIsTheOneThatExplainsTheDriftState() throws {
+        var table = FleetTable()
+        var seq: Int64 = 0
+        func show(_ detector: DetectorName, _ from: DriftState, _ to: DriftState, state: DriftState) throws -> String? {
+            seq += 1
+            let event = MonitorEvent(kind: .driftState, tsMs: 0, detector: detector, from: from, to: to, state: state,
+                                     cause: "\(detector.rawValue) \(from.rawValue) to \(to.rawValue)")
+            let doc = EventDocument(envelope: Envelope(schema: DocumentSchema.events, device: "pi-1", seq: seq, tsMs: 0), model: nil, event: event)
+            table.ingest(topic: "quantwatch/pi-1/events", payload: Array(try DocumentCoding.encode(doc).utf8), retained: false, nowMs: 0)
+            return table.visibleRows.first?.lastEvent
+        }
+        #expect(try show(.sqnrDb, .ok, .warning, state: .warning) == "sqnr_db ok to warning")
+        #expect(try show(.sqnrDb, .warning, .drift, state: .drift) == "sqnr_db warning to drift")
+        // A second detector warming up while the device drifts does not hide why it drifts …
+        #expect(try show(.top1Agree, .ok, .warning, state: .drift) == "sqnr_db warning to drift")
+        #expect(try show(.sqnrDb, .drift, .warning, state: .warning) == "sqnr_db drift to warning")
+        // … nor one recovering while another keeps the device in warning.
+        #expect(try show(.top1Agree, .warning, .ok, state: .warning) == "sqnr_db drift to warning")
+        #expect(table.visibleRows.first?.drift == .warning)
+        #expect(try show(.sqnrDb, .warning, .ok, state: .ok) == "sqnr_db warning to ok")
+        #expect(table.stateSnapshot.count == 1 && table.stateSnapshot[0].contains("sqnr_db warning to ok"))
     }
 }
