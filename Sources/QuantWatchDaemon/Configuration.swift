@@ -113,7 +113,7 @@ public struct Configuration: Sendable, Equatable {
         /// A partial transfer with no new chunk for this long is deleted (seconds).
         public var transferExpirySeconds = 3600.0
         /// How long a new model is on probation after a switch (seconds).
-        public var probationSeconds = 900.0
+        public var probationSeconds = 600.0
         /// Rolled back when its mean SQNR falls more than this below the previous model's baseline (dB).
         public var probationMarginDB = 3.0
         /// … or its top-1 agreement more than this below the previous baseline's.
@@ -121,8 +121,8 @@ public struct Configuration: Sendable, Equatable {
         /// Shadowed frames on probation before those comparisons count.
         public var probationMinShadows = 30
         /// Canary thresholds a bundle's manifest does not set.
-        public var canaryMinSQNRDB = 20.0
-        public var canaryMinAgreement = 0.95
+        public var canaryMinSQNRDB = 15.0
+        public var canaryMinAgreement = 0.9
         public var canaryMaxSaturation = 0.05
         /// Recent frames kept for the canary.
         public var canaryFrames = 32

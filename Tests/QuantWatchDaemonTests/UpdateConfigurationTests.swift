@@ -1,4 +1,5 @@
 import Foundation
+import ModelUpdate
 import QuantWatchDaemon
 import Testing
 
@@ -33,5 +34,19 @@ import Testing
         #expect(agreement.keyPath == "update.canary_min_agreement" && agreement.allowed.contains("[0, 1]"))
         let unknown = try #require(error(minimal + "\n[update]\nexpiry = 5\n"))
         #expect(unknown.kind == .unknownKey && unknown.allowed.contains("transfer_expiry_s"))
+    }
+}
+
+extension UpdateConfigurationTests {
+    @Test func theUpdateSectionBecomesTheInstallersPolicy() throws {
+        let c = try parse(minimal + "\n[update]\nprobation_s = 90\nprobation_min_shadows = 12\ncanary_min_sqnr_db = 18\ncanary_max_saturation = 0.1\n")
+        #expect(c.update.probationPolicy.periodMs == 90_000 && c.update.probationPolicy.minShadows == 12)
+        #expect(c.update.canaryThresholds == CanaryThresholds(minSQNR: 18, minAgreement: 0.9, maxSaturation: 0.1))
+        // The defaults are the installer's own.
+        #expect(Configuration.Update().canaryThresholds == CanaryThresholds())
+        #expect(Configuration.Update().probationPolicy == ProbationPolicy())
+        let missing = try parse(minimal + "\n[update]\ntrusted_keys = [\"/nonexistent/release.pub\"]\n")
+        #expect(throws: DaemonError.self) { try missing.update.readTrustedKeys() }
+        #expect(try Configuration.Update().readTrustedKeys().isEmpty)
     }
 }

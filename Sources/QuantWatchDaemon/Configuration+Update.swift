@@ -1,0 +1,30 @@
+// The `[update]` section as the installer takes it (docs/model-updates.md).
+import ModelUpdate
+
+extension Configuration.Update {
+    /// `canary_min_sqnr_db`, `canary_min_agreement`, `canary_max_saturation`: what a manifest's `canary` does not set.
+    public var canaryThresholds: CanaryThresholds {
+        CanaryThresholds(minSQNR: canaryMinSQNRDB, minAgreement: canaryMinAgreement, maxSaturation: canaryMaxSaturation)
+    }
+
+    /// `probation_s`, `probation_min_shadows`, `probation_margin_db`, `probation_margin_agreement`.
+    public var probationPolicy: ProbationPolicy {
+        var p = ProbationPolicy()
+        p.periodMs = Int64((probationSeconds * 1000).rounded())
+        p.minShadows = probationMinShadows
+        p.marginDb = probationMarginDB
+        p.marginAgreement = probationMarginAgreement
+        return p
+    }
+
+    /// The `trusted_keys` files, read; an unreadable or malformed one is an error naming the file.
+    public func readTrustedKeys() throws(DaemonError) -> [TrustedKey] {
+        var keys: [TrustedKey] = []
+        for path in trustedKeys {
+            do { keys.append(TrustedKey(try KeyFiles.readPublic(path: path), source: path)) } catch {
+                throw DaemonError("update.trusted_keys: \(path): \(error); expected an Ed25519 public key in PEM (quantwatch keygen's .pub)")
+            }
+        }
+        return keys
+    }
+}
