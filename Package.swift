@@ -157,7 +157,7 @@ let package = Package(
         ),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "FrameSources", "QuantGraph"]),
         .testTarget(name: "FrameSourcesTests", dependencies: ["FrameSources", "TestSupport", "AllocationCounter"], exclude: ["Resources"]),
-        .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources", "AllocationCounter", "MetricStore", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["quantwatch", "FrameSources", "AllocationCounter", "MetricStore", "ModelUpdate", "ONNXProto", "TestSupport"]),
         // Hand-computed metric values; layer matching on the fixture models' tensor names.
         .testTarget(name: "QuantMetricsTests", dependencies: ["QuantMetrics", "TestSupport", "AllocationCounter"]),
         // Report rendering (table, JSON, HTML with SVG charts) from hand-made windows.

@@ -13,7 +13,7 @@ public struct CanaryThresholds: Sendable, Equatable, Codable {
     public var minAgreement: Double
     public var maxSaturation: Double
 
-    public init(minSQNR: Double = 15, minAgreement: Double = 0.9, maxSaturation: Double = 0.05) {
+    public init(minSQNR: Double = 15, minAgreement: Double = 0.9, maxSaturation: Double = 1) {
         self.minSQNR = minSQNR
         self.minAgreement = minAgreement
         self.maxSaturation = maxSaturation

@@ -65,6 +65,7 @@ public struct ActiveRecord: Sendable, Equatable, Codable {
 
 public final class ModelSlots: @unchecked Sendable {
     public let directory: String
+    private var lockDescriptor: Int32 = -1
     /// The configuration's model pair: served when no slot is active or every slot is damaged.
     public let configured: ServingModel
 
@@ -76,6 +77,20 @@ public final class ModelSlots: @unchecked Sendable {
                 throw UpdateRefusal(.install, "\(path): cannot be created (\(error.localizedDescription)); expected a writable state directory")
             }
         }
+    }
+
+    deinit { if lockDescriptor >= 0 { close(lockDescriptor) } }
+
+    /// Takes `models/lock` (flock, exclusive) for the life of this object: one writer of the slots at a time.
+    public func lock() throws(UpdateRefusal) {
+        guard lockDescriptor < 0 else { return }
+        let fd = open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw UpdateRefusal(.install, "\(directory)/lock cannot be opened (errno \(errno))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw UpdateRefusal(.install, "\(directory) is in use by another quantwatch process (a running daemon: push the bundle to it instead)")
+        }
+        lockDescriptor = fd
     }
 
     public var recordPath: String { directory + "/active.json" }

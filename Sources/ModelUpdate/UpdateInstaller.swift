@@ -56,6 +56,11 @@ public final class UpdateInstaller: @unchecked Sendable {
         self.record = record
     }
 
+    /// The signed header of the serving slot's bundle (nil for the configured pair).
+    public var servingHeader: [UInt8]? {
+        serving.slot == .configured ? nil : FileManager.default.contents(atPath: slots.path(of: serving.slot) + "/header.json").map { Array($0) }
+    }
+
     /// Admission (at `update_begin`, before any payload): the signature, the manifest, the payload's
     /// size, the version.
     public func admit(headerBytes: [UInt8], payloadSize: Int) throws(UpdateRefusal) -> (manifest: Manifest, signer: String) {

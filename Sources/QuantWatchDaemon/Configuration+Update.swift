@@ -1,5 +1,6 @@
 // The `[update]` section as the installer takes it (docs/model-updates.md).
 import ModelUpdate
+import QuantGraph
 
 extension Configuration.Update {
     /// `canary_min_sqnr_db`, `canary_min_agreement`, `canary_max_saturation`: what a manifest's `canary` does not set.
@@ -26,5 +27,30 @@ extension Configuration.Update {
             }
         }
         return keys
+    }
+}
+
+extension Configuration {
+    /// The configured model pair as the slots' fallback (`model.version` as an integer; 0 when it is not one).
+    public var configuredModel: ServingModel {
+        ServingModel(slot: .configured, name: model.name, version: Int(model.version) ?? 0, int8Path: model.int8, floatPath: model.float,
+                     output: model.output)
+    }
+
+    /// The installer's policy for models fed by this configuration's pipeline.
+    public func updatePolicy(pipelineInput: TensorType) throws(DaemonError) -> UpdatePolicy {
+        UpdatePolicy(trustedKeys: try update.readTrustedKeys(), canary: update.canaryThresholds, probation: update.probationPolicy,
+                     pipelineInput: pipelineInput, preprocessing: preprocessing.manifestValues, maxBundleBytes: update.maxBundleMB << 20)
+    }
+
+    /// The A/B slots, locked for this process (a daemon and `bundle install` never write them at once).
+    public func lockedModelSlots() throws(DaemonError) -> ModelSlots {
+        do {
+            let slots = try ModelSlots(stateDirectory: update.stateDir, configured: configuredModel)
+            try slots.lock()
+            return slots
+        } catch {
+            throw DaemonError("update.state_dir: \(error)")
+        }
     }
 }

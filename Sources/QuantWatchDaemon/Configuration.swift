@@ -123,7 +123,7 @@ public struct Configuration: Sendable, Equatable {
         /// Canary thresholds a bundle's manifest does not set.
         public var canaryMinSQNRDB = 15.0
         public var canaryMinAgreement = 0.9
-        public var canaryMaxSaturation = 0.05
+        public var canaryMaxSaturation = 1.0
         /// Recent frames kept for the canary.
         public var canaryFrames = 32
         public init() {}
@@ -432,8 +432,10 @@ public struct Configuration: Sendable, Equatable {
 
         // [update]
         var update = Update()
-        update.stateDir = absolute(r.read("update.state_dir", name, default: update.stateDir,
-                                          allowed: "the directory of transfers (transfer/) and model slots (models/); writable", valid: { !$0.isEmpty }) ?? update.stateDir)
+        // Default: the store's directory (/var/lib/quantwatch for the default store; beside a local store file otherwise).
+        let storeDirectory = (store.path as NSString).deletingLastPathComponent
+        update.stateDir = absolute(r.read("update.state_dir", name, default: storeDirectory,
+                                          allowed: "the directory of transfers (transfer/) and model slots (models/); writable", valid: { !$0.isEmpty }) ?? storeDirectory)
         update.trustedKeys = (r.read("update.trusted_keys", .strings, default: update.trustedKeys,
                                      allowed: "Ed25519 public key files (PEM) a bundle's signature may verify against; none: every bundle is refused",
                                      valid: { $0.allSatisfy { !$0.isEmpty } }) ?? update.trustedKeys).map(absolute)

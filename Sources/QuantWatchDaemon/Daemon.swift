@@ -23,10 +23,23 @@ public enum Daemon {
         let notifier = try SystemdNotifier(environment: environment)
         let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
 
-        let int8URL = URL(fileURLWithPath: configuration.model.int8)
-        let models = try MonitoredModels.load(int8: int8URL, float: URL(fileURLWithPath: configuration.model.float),
-                                              output: configuration.model.output)
-        let model = try ModelReference.file(int8URL, name: configuration.model.name, version: configuration.model.version)
+        // The model pair: the slot an update installed (docs/model-updates.md), else the configured one.
+        let update = configuration.update
+        let configured = configuration.configuredModel
+        let slots = try configuration.lockedModelSlots()
+        var (serving, record, notes) = slots.resolve()
+        for note in notes { logger.warning("model slots: \(note)") }
+        var models: MonitoredModels
+        do { models = try UpdateInstaller.load(serving) } catch where serving.slot != .configured {
+            logger.error("the installed model does not load; serving the configured one", metadata: ["error": "\(error)"])
+            (serving, record) = (configured, nil)
+            models = try UpdateInstaller.load(configured)
+        } catch {
+            throw DaemonError("\(error)")
+        }
+        let int8URL = URL(fileURLWithPath: serving.int8Path)
+        let model = try ModelReference.file(int8URL, name: serving.name,
+                                            version: serving.slot == .configured ? configuration.model.version : String(serving.version))
         let buffer = try MetricBuffer(options: configuration.store.options, device: configuration.device.id, model: model)
         if let recovery = await buffer.recovery { logger.warning("metric store was damaged and moved aside", metadata: ["recovery": "\(recovery)"]) }
         let baseline = try await buffer.storedBaseline()
@@ -37,6 +50,15 @@ public enum Daemon {
         let control = RuntimeControl(shadowPolicy: configuration.monitor.shadow)
         let dispatcher = CommandDispatcher()
         await control.register(on: dispatcher, clock: now)
+
+        let input = models.int8.inputs[0].type
+        let policy = try configuration.updatePolicy(pipelineInput: input)
+        let probationPolicy = policy.probation
+        let recent = RecentFrames(capacity: update.canaryFrames, elementCount: input.elementCount)
+        let switchboard = ModelSwitchboard()
+        let installer = UpdateInstaller(slots: slots, policy: policy, recent: recent, serving: serving, record: record)
+        let coordinator = UpdateCoordinator(installer: installer, switchboard: switchboard, buffer: buffer, logger: logger, clock: now)
+        await coordinator.register(on: dispatcher)
         var link = configuration.mqtt.linkConfiguration
         link.will = try await MQTTPublisher.lastWill(buffer: buffer, topics: topics, software: software, model: model, atMs: now())
         let client = try MQTTClient(configuration: link)
@@ -45,7 +67,7 @@ public enum Daemon {
         let publisher = MQTTPublisher(settings: settings, buffer: buffer, client: client, commands: dispatcher, clock: now)
         await publisher.setWill(link.will)
         await publisher.update(model: model, drift: monitor.state, sinceMs: now())
-        let receiver = UpdateCommands.receiver(settings: configuration.update.transferSettings, admission: admission ?? UnavailableUpdateAdmission(),
+        let receiver = UpdateCommands.receiver(settings: configuration.update.transferSettings, admission: admission ?? coordinator,
                                                publisher: publisher, logger: logger)
         await UpdateCommands.register(receiver, on: dispatcher)
 
@@ -55,7 +77,10 @@ public enum Daemon {
         let pipeline = try FramePipeline(reader: reader, preprocessing: configuration.preprocessing, input: models.int8.inputs[0].type, format: raw)
         let inference = InferenceService(monitor: monitor, pipeline: pipeline, buffer: buffer, control: control, publisher: publisher,
                                          notifier: notifier, watchdog: SystemdNotifier.watchdogInterval(environment: environment),
-                                         model: model, logger: logger)
+                                         model: model, logger: logger,
+                                         updates: InferenceUpdates(switchboard: switchboard, recent: recent, keepEvery: 15,
+                                                                   probationPolicy: probationPolicy, coordinator: coordinator),
+                                         probation: record?.probation.map { Probation(record: $0, policy: probationPolicy) })
         let publishing = PublisherService(publisher: publisher, client: client, buffer: buffer)
         let reload = ReloadService(path: configurationPath, current: configuration, control: control, source: source,
                                    notifier: notifier, logger: logger)
@@ -145,6 +170,7 @@ final class InferenceService: Service, @unchecked Sendable {
                 }
             case .timedOut:
                 monitor.tick(timeMs: now())
+                judgeProbation(timeMs: now())
             case .ended:
                 logger.info("frame source ended", metadata: ["frames": "\(monitor.frameCount)"])
                 break loop

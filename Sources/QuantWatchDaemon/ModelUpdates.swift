@@ -90,8 +90,8 @@ public actor UpdateCoordinator {
     public var serving: ServingModel { installer.serving }
 
     /// Admission at `update_begin`: a refusal is also an event.
-    public func admit(headerBytes: [UInt8], payloadSize: Int) async throws(UpdateRefusal) -> Manifest {
-        do { return try installer.admit(headerBytes: headerBytes, payloadSize: payloadSize).manifest } catch {
+    public func admit(headerBytes: [UInt8], payloadSize: Int) async throws(UpdateRefusal) -> (manifest: Manifest, signer: String) {
+        do { return try installer.admit(headerBytes: headerBytes, payloadSize: payloadSize) } catch {
             await reject(error, header: headerBytes)
             throw error
         }
@@ -104,6 +104,11 @@ public actor UpdateCoordinator {
         busy = true
         defer { busy = false }
         let before = installer.serving
+        if let serving = installer.servingHeader, serving == headerBytes, let m = try? Manifest.decode(SignedHeader.decode(headerBytes).manifestBytes) {
+            // This very bundle serves already (a restart between its install and its verdict).
+            return InstallOutcome(state: .installed, name: m.name, version: m.version, step: nil,
+                                  message: "\(m.name) version \(m.version) is already installed and serving (slot \(before.slot.rawValue))", figures: nil)
+        }
         do {
             let candidate = try installer.prepare(headerBytes: headerBytes, payloadPath: payloadPath, payloadOffset: payloadOffset)
             let reference = probationReference(canary: candidate.thresholds)

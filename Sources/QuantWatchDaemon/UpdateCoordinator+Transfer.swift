@@ -5,8 +5,8 @@ import ModelUpdate
 
 extension UpdateCoordinator: UpdateAdmission {
     public func admit(header: [UInt8], payloadSize: Int) async throws(UpdateRefusal) -> AdmissionInfo {
-        let manifest = try await admit(headerBytes: header, payloadSize: payloadSize)
-        return AdmissionInfo(name: manifest.name, version: manifest.version)
+        let (manifest, signer) = try await admit(headerBytes: header, payloadSize: payloadSize)
+        return AdmissionInfo(name: manifest.name, version: manifest.version, keyID: signer)
     }
 
     public func install(_ completed: CompletedTransfer) async -> UpdateVerdict {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Documents
 import Foundation
 import ModelUpdate
+import QuantWatchDaemon
 
 struct KeygenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,7 @@ struct BundleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bundle",
         abstract: "Makes and checks signed model bundles (docs/model-updates.md).",
-        subcommands: [BundleCreateCommand.self, BundleVerifyCommand.self])
+        subcommands: [BundleCreateCommand.self, BundleVerifyCommand.self, BundleInstallCommand.self])
 }
 
 struct BundleCreateCommand: ParsableCommand {
@@ -115,6 +116,42 @@ struct BundleVerifyCommand: ParsableCommand {
             } else {
                 print("  signature: not checked (no --key); signed by key \(result.signers.joined(separator: ", "))")
             }
+        }
+    }
+}
+
+struct BundleInstallCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "install",
+        abstract: "Installs a bundle on this device without MQTT (provisioning, a bundle on a USB stick).",
+        discussion: """
+            The same checks as a pushed bundle, in the same order — signature against update.trusted_keys, hashes,
+            version, load and pipeline fit, the canary on the bundled frames — then the same atomic switch into the
+            inactive slot of update.state_dir. The daemon serves it from its next start (with the probation).
+            Refused while a daemon runs on the same state directory: push to it instead.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The daemon's configuration.", valueName: "FILE")) var config: String = "/etc/quantwatch/quantwatch.toml"
+    @Argument(help: ArgumentHelp("The bundle.", valueName: "BUNDLE")) var bundle: String
+
+    func run() throws {
+        try withUserErrors {
+            let configuration = try Configuration.load(path: config)
+            let slots = try configuration.lockedModelSlots()
+            let (serving, record, notes) = slots.resolve()
+            for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+            let input = try UpdateInstaller.load(serving).int8.inputs[0].type
+            let policy = try configuration.updatePolicy(pipelineInput: input)
+            let installer = UpdateInstaller(slots: slots, policy: policy, recent: nil, serving: serving, record: record)
+            let file = try BundleFile.open(path: bundle)
+            let candidate = try installer.prepare(headerBytes: file.headerBytes, payloadPath: file.path, payloadOffset: file.payloadOffset)
+            let p = policy.probation
+            let reference = ProbationReference(sqnrDb: candidate.thresholds.minSQNR + p.marginDb, agreement: candidate.thresholds.minAgreement + p.marginAgreement,
+                                               source: "canary thresholds")
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let active = try installer.commit(candidate, reference: reference, nowMs: now)
+            print("installed \(candidate.manifest.name) version \(candidate.manifest.version) into slot \(active.slot.rawValue) of \(slots.directory) "
+                + "(was \(serving.name) version \(serving.version)); canary \(candidate.figures.summary)")
         }
     }
 }

@@ -19,7 +19,9 @@ struct CLIRun {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
-    init(_ arguments: String...) throws {
+    init(_ arguments: String...) throws { try self.init(arguments) }
+
+    init(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments

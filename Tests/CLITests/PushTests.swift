@@ -39,9 +39,9 @@ import TestSupport
         try Data(TransferBundle.make(payloadSize: 300_000)).write(to: bundle)
 
         let push = try CLIRun("push", "--broker", broker.url, "--device", "push-e2e", "--timeout", "30", bundle.path)
-        // This daemon has no bundle verifier wired in: refused at the signature step, before any chunk.
+        // An unsigned bundle: refused at the signature step, before any chunk.
         #expect(push.status == 1, "\(push.stdout)\(push.stderr)")
-        #expect(push.stdout.contains("push-e2e: refused — signature: this build of the daemon has no bundle verifier"), "\(push.stdout)")
+        #expect(push.stdout.contains("push-e2e: refused — signature: the bundle is not signed"), "\(push.stdout)")
         #expect(push.stdout.contains("0 chunks sent"), "\(push.stdout)")
         let left = (try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("state/transfer").path)) ?? []
         #expect(left.isEmpty, "a refused push left \(left)")
