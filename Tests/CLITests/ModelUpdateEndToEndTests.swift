@@ -178,6 +178,20 @@ import TestSupport
         #expect(try retainedModel().contains("\"version\":\"2\""))
         #expect(eventCount("model_installed") == 2, "\(eventLog())")
 
+
+        // The rollback command: version 5 installed, then rolled back on request to version 2.
+        let v5 = try push(try bundle("good-v5", int8: CLIRun.fixture("digits/model.int8.qop.onnx"), version: 5))
+        #expect(v5.status == 0 && v5.stdout.contains("upd: installed"), "\(v5.stdout)")
+        let replies = try Subscriber(port: broker.port, topic: "quantwatch/upd/reply/rollback")
+        defer { replies.stop() }
+        Thread.sleep(forTimeInterval: 0.3)
+        try MosquittoBroker.run("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "quantwatch/upd/cmd/rollback", "-m", #"{"id":"rb-1"}"#])
+        try waitFor("the rollback reply") { replies.received > 0 }
+        let reply = replies.messages(from: 0)[0].payload
+        #expect(reply.contains(#""ok":true"#) && reply.contains(#""version":2"#) && reply.contains(#""id":"rb-1""#), "\(reply)")
+        try waitFor("the second rolled_back event") { eventCount("rolled_back") == 2 }
+        #expect(try retainedModel().contains("\"version\":\"2\""))
+
         // Stopped and started again: version 2 from its slot, no partial model anywhere.
         kill(daemon.process.processIdentifier, SIGTERM)
         var (status, _, stderr) = daemon.wait()
@@ -261,5 +275,78 @@ import TestSupport
         #expect(killed >= 6, "only \(killed) of 24 rounds were killed before the install ended (an install takes \(duration) s here)")
         #expect(midWrite >= 1, "no kill landed while a slot was being written (\(killed) kills)")
         print("install killed \(killed) times (\(midWrite) while writing a slot), completed \(completed) times; an install takes \(String(format: "%.3f", duration)) s here")
+    }
+
+    /// A 5 MB bundle through a broker that takes at most 100 KiB per message, to a running daemon; the
+    /// broker is stopped mid-transfer and started again: the transfer resumes and the bundle is installed.
+    @Test func aFiveMegabyteBundleCrossesASmallMessageLimitAndABrokerRestart() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qw-update-big-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/canary", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let patches = CLIRun.fixture("patches")
+        let tensors = try FileManager.default.contentsOfDirectory(atPath: patches + "/tensors").filter { $0.hasSuffix(".npy") }.sorted()
+        for i in 0..<45 { try FileManager.default.copyItem(atPath: patches + "/tensors/" + tensors[i % tensors.count], toPath: dir + String(format: "/canary/c%02d.npy", i)) }
+        #expect(try CLIRun("keygen", "-o", dir + "/release").status == 0)
+        let bundle = dir + "/big.qwb"
+        let create = try CLIRun("bundle", "create", "--int8", patches + "/model.int8.qdq.onnx", "--float", patches + "/model.fp32.onnx", "--name", "patches",
+                                "--version", "2", "--key", dir + "/release.key", "--frames", dir + "/canary", "-o", bundle)
+        #expect(create.status == 0, "\(create.stderr)")
+        let size = try FileManager.default.attributesOfItem(atPath: bundle)[.size] as! Int
+        #expect(size > 5_000_000)
+        let broker = try MosquittoBroker(extraConfiguration: ["message_size_limit 102400"])
+        try """
+            [device]
+            id = "big"
+            [model]
+            int8 = "\(patches)/model.int8.qop.onnx"
+            float = "\(patches)/model.fp32.onnx"
+            name = "patches"
+            version = "1"
+            [frames]
+            source = "directory"
+            path = "\(patches)/tensors"
+            fps = 20
+            loop = true
+            [store]
+            path = "metrics.db"
+            [mqtt]
+            url = "\(broker.url)"
+            [update]
+            trusted_keys = ["release.pub"]
+            [log]
+            level = "notice"
+            """.write(toFile: dir + "/quantwatch.toml", atomically: true, encoding: .utf8)
+        let daemon = try Child(CLIRun.binary.path, ["run", "--config", dir + "/quantwatch.toml"])
+        defer { daemon.kill() }
+        Thread.sleep(forTimeInterval: 1.5)
+        let started = Date()
+        let push = try Child(CLIRun.binary.path, ["push", "--broker", broker.url, "--device", "big", "--chunk-size", "4096", "--timeout", "120", bundle])
+        defer { push.kill() }
+        // As soon as the device admitted the transfer (its directory exists), the broker goes away for a second.
+        let transfers = dir + "/transfer"
+        let deadline = Date().addingTimeInterval(30)
+        while ((try? FileManager.default.contentsOfDirectory(atPath: transfers)) ?? []).filter({ $0.count == 32 }).isEmpty, Date() < deadline {
+            usleep(2_000)
+        }
+        broker.stop()
+        let partial = ((try? FileManager.default.contentsOfDirectory(atPath: transfers)) ?? []).filter { $0.count == 32 }
+        Thread.sleep(forTimeInterval: 1)
+        try broker.start()
+        let (status, stdout, stderr) = push.wait()
+        let seconds = Date().timeIntervalSince(started)
+        #expect(!partial.isEmpty, "the transfer had finished before the broker stopped: \(stdout)")
+        #expect(status == 0 && stdout.contains("big: installed"), "\(stdout)\(stderr)")
+        // The broker went away mid-transfer: chunks it dropped were sent again ("N chunks sent (M needed)", N > M).
+        let counts = stdout.split(separator: "\n").first { $0.contains("chunks sent") }.map { line in
+            line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.suffix(2)
+        }.map(Array.init) ?? []
+        #expect(counts.count == 2 && counts[0] > counts[1], "\(stdout)")
+        let model = try MosquittoBroker.run("/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "quantwatch/big/model", "-C", "1", "-W", "5"])
+        #expect(model.contains("\"version\":\"2\""), "\(model)")
+        print("5 MB bundle (\(size) bytes, 4 KiB chunks) through a 100 KiB message limit and a broker restart: installed in \(String(format: "%.1f", seconds)) s; "
+            + (stdout.split(separator: "\n").first { $0.contains("chunks sent") }.map(String.init) ?? ""))
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let (daemonStatus, _, daemonErr) = daemon.wait()
+        #expect(daemonStatus == 0, "\(daemonErr)")
     }
 }
