@@ -11,6 +11,7 @@ import Monitor
 import MQTTLink
 import QuantMetrics
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 public enum Daemon {
@@ -64,14 +65,27 @@ public enum Daemon {
         let client = try MQTTClient(configuration: link)
         var settings = PublisherSettings(topics: topics, software: software)
         settings.maxInFlight = configuration.mqtt.maxInflight
-        let publisher = MQTTPublisher(settings: settings, buffer: buffer, client: client, commands: dispatcher, clock: now)
+        // frames.source "mqtt": a local sensor process publishes tensors; the MQTT link hands them to the source.
+        let source = try configuration.frames.makeSource()
+        var frameSink: (@Sendable (MQTTMessage) -> Void)?
+        if let messages = source as? MessageFrameSource {
+            messages.expectedTensor = models.int8.inputs[0].type
+            settings.frameTopic = configuration.frames.topic
+            let refused = Mutex(0)
+            frameSink = { message in
+                do { try message.payload.withUnsafeBytes { try messages.push($0) } } catch {
+                    let n = refused.withLock { $0 += 1; return $0 }
+                    if n & (n - 1) == 0 { logger.warning("frame refused on \(message.topic)", metadata: ["error": "\(error)", "refused": "\(n)"]) }   // 1, 2, 4, …
+                }
+            }
+        }
+        let publisher = MQTTPublisher(settings: settings, buffer: buffer, client: client, commands: dispatcher, clock: now, frames: frameSink)
         await publisher.setWill(link.will)
         await publisher.update(model: model, drift: monitor.state, sinceMs: now())
         let receiver = UpdateCommands.receiver(settings: configuration.update.transferSettings, admission: admission ?? coordinator,
                                                publisher: publisher, logger: logger)
         await UpdateCommands.register(receiver, on: dispatcher)
 
-        let source = try configuration.frames.makeSource()
         let reader = FrameReader(source: source, capacity: configuration.frames.queue)
         let raw = configuration.frames.source == .stdin || configuration.frames.source == .fifo ? configuration.frames.rawFormat : nil
         let pipeline = try FramePipeline(reader: reader, preprocessing: configuration.preprocessing, input: models.int8.inputs[0].type, format: raw)

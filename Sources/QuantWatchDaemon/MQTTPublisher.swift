@@ -16,6 +16,8 @@ public struct PublisherSettings: Sendable {
     /// Acknowledged seqs are marked delivered in one transaction per this many (or when idle).
     public var deliveredBatch = 256
     public var software: String
+    /// Frames arrive on this topic (frames.source "mqtt"): subscribed at QoS 0 and handed to `frames`.
+    public var frameTopic: String?
 
     public init(topics: TopicTree, software: String) {
         self.topics = topics
@@ -29,6 +31,8 @@ public actor MQTTPublisher {
     let client: MQTTClient
     let commands: CommandDispatcher?
     let clock: @Sendable () -> Int64
+    /// Takes the frames that arrive on `settings.frameTopic`.
+    let frames: (@Sendable (MQTTMessage) -> Void)?
     private var connected = false
     private var subscribed = false
     private var inflight: [Int32: Int64] = [:]
@@ -52,7 +56,9 @@ public actor MQTTPublisher {
     public private(set) var lastError: String?
 
     public init(settings: PublisherSettings, buffer: MetricBuffer, client: MQTTClient, commands: CommandDispatcher? = nil,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                frames: (@Sendable (MQTTMessage) -> Void)? = nil) {
+        self.frames = frames
         self.settings = settings
         self.buffer = buffer
         self.client = client
@@ -155,6 +161,9 @@ public actor MQTTPublisher {
                 for filter in settings.topics.commandFilters where commands != nil {
                     do { try client.subscribe(filter, qos: 1) } catch { lastError = "\(error)"; subscribed = false }
                 }
+                if let topic = settings.frameTopic, frames != nil {
+                    do { try client.subscribe(topic, qos: 0) } catch { lastError = "\(error)"; subscribed = false }
+                }
             }
             await enqueueStatus(drift == .drift ? .degraded : .online, reason: "connected")
             await pump()
@@ -177,7 +186,11 @@ public actor MQTTPublisher {
             if inflight.removeValue(forKey: messageID) != nil { lastError = "\(error)" }
             await pump()
         case let .message(message):
-            await command(message)
+            if let topic = settings.frameTopic, let frames, TopicTree.matches(filter: topic, topic: message.topic) {
+                frames(message)
+            } else {
+                await command(message)
+            }
         case .subscribed:
             break
         }

@@ -37,6 +37,16 @@ public struct TopicTree: Sendable, Equatable {
         return nil
     }
 
+    /// MQTT topic matching: `+` one level, `#` the rest (at the end).
+    public static func matches(filter: String, topic: String) -> Bool {
+        let f = filter.split(separator: "/", omittingEmptySubsequences: false), t = topic.split(separator: "/", omittingEmptySubsequences: false)
+        for (i, level) in f.enumerated() {
+            if level == "#" { return true }
+            guard i < t.count, level == "+" || level == t[i] else { return false }
+        }
+        return f.count == t.count
+    }
+
     /// Checks a device id or group name: no MQTT wildcards, no '/', not empty.
     public static func validate(name: String, what: String) throws(DaemonError) {
         guard !name.isEmpty, !name.contains(where: { "/+#".contains($0) }), name.utf8.count <= 128 else {

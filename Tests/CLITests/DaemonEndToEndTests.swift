@@ -157,3 +157,60 @@ import TestSupport
         #expect(run.stderr.contains("monitor.shadow.every_nth"), "\(run.stderr)")
     }
 }
+
+/// frames.source = "mqtt": a local sensor process publishes tensors on a topic and the daemon runs them —
+/// `.npy` payloads and raw little-endian float32 of the model input; a payload of neither kind is
+/// refused with a warning naming the topic, and the daemon goes on.
+@Suite(.serialized) struct MQTTFrameSourceTests {
+    @Test func framesPublishedOnATopicAreMonitoredAndGarbageIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qw-mqtt-frames-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let frames = try FrameSet.loadStacked(URL(fileURLWithPath: CLIRun.fixture("digits/heldout.npy")))
+        try NPY.write(frames[0], to: URL(fileURLWithPath: dir + "/frame.npy"))
+        try frames[1].withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dir + "/frame.f32")) }   // 256 bytes: float32 [1,1,8,8]
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: dir + "/garbage"))
+        let broker = try MosquittoBroker()
+        try """
+            [device]
+            id = "mq"
+            [model]
+            int8 = "\(CLIRun.fixture("digits/model.int8.qop.onnx"))"
+            float = "\(CLIRun.fixture("digits/model.fp32.onnx"))"
+            [frames]
+            source = "mqtt"
+            topic = "sensors/cam0/frames"
+            format = "npy"
+            [monitor]
+            window_s = 0.5
+            [store]
+            path = "metrics.db"
+            [mqtt]
+            url = "\(broker.url)"
+            """.write(toFile: dir + "/quantwatch.toml", atomically: true, encoding: .utf8)
+        let metrics = try Subscriber(port: broker.port, topic: "quantwatch/mq/metrics")
+        defer { metrics.stop() }
+        let daemon = try Child(CLIRun.binary.path, ["run", "--config", dir + "/quantwatch.toml"])
+        defer { daemon.kill() }
+        Thread.sleep(forTimeInterval: 1.5)
+        func publish(_ file: String) throws {
+            try MosquittoBroker.run("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "sensors/cam0/frames", "-f", dir + "/" + file])
+        }
+        try publish("garbage")
+        for i in 0..<30 {
+            try publish(i % 2 == 0 ? "frame.npy" : "frame.f32")
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let (status, _, stderr) = daemon.wait()
+        #expect(status == 0, "\(stderr)")
+        // Frames counted in the published windows: at most 30 (one mailbox: a frame arriving before the last was read replaces it).
+        let counted = metrics.messages(from: 0).compactMap { m -> Int? in
+            guard let r = m.payload.range(of: #""frames":"#) else { return nil }
+            return Int(m.payload[r.upperBound...].prefix { $0.isNumber })
+        }.reduce(0, +)
+        #expect(counted >= 20 && counted <= 30, "frames in windows: \(counted); \(stderr)")
+        #expect(stderr.contains("frame refused on sensors/cam0/frames") && stderr.contains("a payload of 3 bytes without a .npy header"), "\(stderr)")
+    }
+}
