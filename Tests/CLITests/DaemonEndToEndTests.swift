@@ -131,6 +131,8 @@ import TestSupport
         let distinct = Set(seqs)
         #expect(!distinct.isEmpty && distinct.count == Int(distinct.max()! - distinct.min()! + 1), "seqs \(distinct.sorted())")
         #expect(documents.filter { $0.topic.hasSuffix("/metrics") }.count >= 3)
+        // In drift the retained status said `degraded`, naming why.
+        #expect(documents.contains { $0.topic.hasSuffix("/status") && $0.payload.contains(#""status":"degraded""#) && $0.payload.contains("a detector is in drift") })
         // The last status is offline (published by the daemon itself on the clean stop).
         #expect(documents.last { $0.topic.hasSuffix("/status") }?.payload.contains(#""status":"offline""#) == true)
         // watch logged the row turning to drift with the event that says why, then the device going offline.
@@ -201,7 +203,22 @@ import TestSupport
             try publish(i % 2 == 0 ? "frame.npy" : "frame.f32")
             Thread.sleep(forTimeInterval: 0.02)
         }
-        Thread.sleep(forTimeInterval: 1.5)
+        // Runtime commands end to end: the shadow rate changes, status reports it and the frames seen.
+        let replies = try Subscriber(port: broker.port, topic: "quantwatch/mq/reply/+")
+        defer { replies.stop() }
+        Thread.sleep(forTimeInterval: 0.3)
+        for (name, body) in [("shadow", #"{"id":"s1","every_nth":3}"#), ("config", #"{"id":"c1","key":"shadow.min_interval_s","value":0.5}"#),
+                             ("config", #"{"id":"c2","key":"store.path","value":"x"}"#), ("status", #"{"id":"st"}"#)] {
+            try MosquittoBroker.run("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "quantwatch/mq/cmd/\(name)", "-m", body])
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while replies.received < 4, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let answers = replies.messages(from: 0).map(\.payload)
+        #expect(answers.contains { $0.contains(#""id":"s1""#) && $0.contains(#""ok":true"#) && $0.contains(#""every_nth":3"#) }, "\(answers)")
+        #expect(answers.contains { $0.contains(#""id":"c1""#) && $0.contains(#""ok":true"#) }, "\(answers)")
+        #expect(answers.contains { $0.contains(#""id":"c2""#) && $0.contains(#""ok":false"#) && $0.contains("'store.path' cannot be changed at run time") }, "\(answers)")
+        #expect(answers.contains { $0.contains(#""id":"st""#) && $0.contains(#""every_nth":3"#) && $0.contains(#""min_interval_s":0.5"#) }, "\(answers)")
+        Thread.sleep(forTimeInterval: 1.0)
         kill(daemon.process.processIdentifier, SIGTERM)
         let (status, _, stderr) = daemon.wait()
         #expect(status == 0, "\(stderr)")
