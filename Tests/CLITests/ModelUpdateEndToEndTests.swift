@@ -349,4 +349,62 @@ import TestSupport
         let (daemonStatus, _, daemonErr) = daemon.wait()
         #expect(daemonStatus == 0, "\(daemonErr)")
     }
+
+    /// A push to a group reaches every online member: two daemons of group `lab` install the bundle, a
+    /// daemon of another group is not touched.
+    @Test func aGroupPushInstallsOnEveryMember() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qw-update-group-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/frames", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let frames = try FrameSet.loadStacked(URL(fileURLWithPath: CLIRun.fixture("digits/heldout.npy")))
+        for (i, t) in frames.prefix(20).enumerated() { try NPY.write(t, to: URL(fileURLWithPath: dir + String(format: "/frames/f%02d.npy", i))) }
+        #expect(try CLIRun("keygen", "-o", dir + "/release").status == 0)
+        let broker = try MosquittoBroker()
+        var daemons: [Child] = []
+        defer { for d in daemons { d.kill() } }
+        for (device, group) in [("lab-a", "lab"), ("lab-b", "lab"), ("line-c", "line")] {
+            try FileManager.default.createDirectory(atPath: dir + "/" + device, withIntermediateDirectories: true)
+            try """
+                [device]
+                id = "\(device)"
+                group = "\(group)"
+                [model]
+                int8 = "\(CLIRun.fixture("digits/model.int8.qop.onnx"))"
+                float = "\(CLIRun.fixture("digits/model.fp32.onnx"))"
+                name = "digits"
+                version = "1"
+                [frames]
+                source = "directory"
+                path = "\(dir)/frames"
+                fps = 50
+                loop = true
+                [store]
+                path = "metrics.db"
+                [mqtt]
+                url = "\(broker.url)"
+                [update]
+                trusted_keys = ["\(dir)/release.pub"]
+                [log]
+                level = "notice"
+                """.write(toFile: dir + "/\(device)/quantwatch.toml", atomically: true, encoding: .utf8)
+            daemons.append(try Child(CLIRun.binary.path, ["run", "--config", dir + "/\(device)/quantwatch.toml"]))
+        }
+        Thread.sleep(forTimeInterval: 2)
+        let bundle = dir + "/v2.qwb"
+        #expect(try CLIRun("bundle", "create", "--int8", CLIRun.fixture("digits/model.int8.qdq.onnx"), "--float", CLIRun.fixture("digits/model.fp32.onnx"),
+                           "--name", "digits", "--version", "2", "--key", dir + "/release.key", "-o", bundle).status == 0)
+        let push = try CLIRun("push", "--broker", broker.url, "--group", "lab", "--timeout", "60", bundle)
+        #expect(push.status == 0, "\(push.stdout)\(push.stderr)")
+        #expect(push.stdout.contains("lab-a: installed") && push.stdout.contains("lab-b: installed") && !push.stdout.contains("line-c"), "\(push.stdout)")
+        func model(_ device: String) throws -> String {
+            try MosquittoBroker.run("/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "quantwatch/\(device)/model", "-C", "1", "-W", "5"])
+        }
+        #expect(try model("lab-a").contains("\"version\":\"2\"") && model("lab-b").contains("\"version\":\"2\""))
+        #expect(try model("line-c").contains("\"version\":\"1\""))
+        for d in daemons { kill(d.process.processIdentifier, SIGTERM) }
+        for d in daemons {
+            let (status, _, stderr) = d.wait()
+            #expect(status == 0, "\(stderr)")
+        }
+    }
 }
