@@ -143,6 +143,12 @@ final class InferenceService: Service, @unchecked Sendable {
     }
 
     func run() async throws {
+        let thread = InferenceThread(name: "quantwatch-inference")
+        defer { thread.stop() }
+        try await withTaskExecutorPreference(thread) { try await loop() }
+    }
+
+    func loop() async throws {
         let clock = ContinuousClock()
         let startWall = Int64(Date().timeIntervalSince1970 * 1000), startInstant = clock.now
         // Window stamps from a monotonic clock anchored at start (a wall-clock jump does not reorder windows).
