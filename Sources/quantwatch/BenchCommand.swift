@@ -4,6 +4,7 @@ import FrameSources
 import Foundation
 import ONNXImport
 import QuantGraph
+import QuantKernels
 import QuantMetrics
 
 #if canImport(Glibc)
@@ -30,7 +31,7 @@ struct BenchCommand: ParsableCommand {
 
             Percentiles are nearest-rank. --json prints one object with these keys \
             (times in ms, sizes in bytes; see docs/bench.md):
-              model, input, frames, frames_source, counters, activation_floors, warmup, iterations,
+              model, input, frames, frames_source, counters, activation_floors, int8_kernels, warmup, iterations,
               load_ms, plan_ms, latency_ms {p50, p95, p99, max, mean},
               frames_per_second, peak_rss_bytes, rss_bytes, arena_bytes,
               scratch_bytes, steps, allocations, allocations_per_inference
@@ -46,6 +47,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object (keys listed above) instead of text.") var json = false
     @Flag(name: .customLong("no-counters"), help: "Plan the model without saturation counters (to measure what they cost).")
     var noCounters = false
+    @Flag(name: .customLong("portable-kernels"), help: "Run the int8 convolutions on the portable Swift kernels (what aarch64 boards run) even where VNNI is available.")
+    var portableKernels = false
     @Option(name: .long, help: ArgumentHelp("The float reference of an int8 model: its folded activations' floors are not counted as saturation, as in `run` and `eval`.", valueName: "FILE"))
     var reference: String?
 
@@ -72,6 +75,7 @@ struct BenchCommand: ParsableCommand {
         let planStart = clock.now
         var options = loaded.compileOptions
         options.saturationCounters = !noCounters
+        if portableKernels { options.int8Acceleration = .portable }
         if let reference {
             // As `run` and `eval` pair the models (MonitoredModels, Evaluator): the unfused reference.
             var unfused = ImportOptions()
@@ -143,6 +147,7 @@ struct BenchCommand: ParsableCommand {
             framesSource: frames ?? "zeros",
             counters: !noCounters,
             activationFloors: options.activationFloors.count,
+            int8Kernels: portableKernels || Conv2DInt8.vnniSupport == 0 ? "portable" : "vnni",
             warmup: warmup,
             iterations: iterations,
             loadMilliseconds: milliseconds(planStart - loadStart),
@@ -176,6 +181,7 @@ struct BenchReport: Encodable {
     var framesSource: String
     var counters: Bool
     var activationFloors: Int
+    var int8Kernels: String
     var warmup: Int
     var iterations: Int
     var loadMilliseconds: Double
@@ -194,6 +200,7 @@ struct BenchReport: Encodable {
         case model, input, frames, counters, warmup, iterations, steps, allocations
         case framesSource = "frames_source"
         case activationFloors = "activation_floors"
+        case int8Kernels = "int8_kernels"
         case loadMilliseconds = "load_ms"
         case planMilliseconds = "plan_ms"
         case latency = "latency_ms"

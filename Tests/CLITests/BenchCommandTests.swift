@@ -5,7 +5,7 @@ import Testing
 /// only the report's shape, its internal order and the allocation count are checked.
 @Suite struct BenchCommandTests {
     static let keys = [
-        "model", "input", "frames", "frames_source", "counters", "activation_floors", "warmup", "iterations", "load_ms", "plan_ms", "latency_ms",
+        "model", "input", "frames", "frames_source", "counters", "activation_floors", "int8_kernels", "warmup", "iterations", "load_ms", "plan_ms", "latency_ms",
         "frames_per_second", "peak_rss_bytes", "rss_bytes", "arena_bytes", "scratch_bytes", "steps",
         "allocations", "allocations_per_inference",
     ]
@@ -105,6 +105,10 @@ import Testing
         let floors = try Self.report(CLIRun("bench", "--model", model, "--frames", frames, "--iterations", "3", "--warmup", "1",
                                             "--reference", CLIRun.fixture("patches/model.fp32.onnx"), "--json"))
         #expect((floors["activation_floors"] as? Int ?? 0) > 0)
+        let portable = try Self.report(CLIRun("bench", "--model", model, "--frames", frames, "--iterations", "3", "--warmup", "1",
+                                              "--portable-kernels", "--json"))
+        #expect(portable["int8_kernels"] as? String == "portable")
+        #expect(["portable", "vnni"].contains(on["int8_kernels"] as? String ?? ""))
     }
 
     /// Frames are read one at a time (FrameFeed), not held: 96 patches frames (10.6 MB as float32)
