@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(name: "QuantGraphTests", dependencies: ["QuantGraph", "AllocationCounter"]),
         .testTarget(
             name: "ONNXImportTests",
-            dependencies: ["ONNXImport", "ONNXProto", "FrameSources", "AllocationCounter", "TestSupport"]
+            dependencies: ["ONNXImport", "ONNXProto", "FrameSources", "QuantMetrics", "AllocationCounter", "TestSupport"]
         ),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "FrameSources", "QuantGraph"]),
         .testTarget(name: "FrameSourcesTests", dependencies: ["FrameSources", "TestSupport", "AllocationCounter"], exclude: ["Resources"]),

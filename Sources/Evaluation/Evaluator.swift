@@ -68,7 +68,10 @@ public final class Evaluator {
 
     /// Runs both models over `frames` (each shaped like the models' single input) and builds the report.
     public func run(frames: [Tensor], labels: [Int]? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> EvaluationReport {
-        let int8Model = try int8.compile()
+        // Folded activations' floors are not saturation: their kernels skip counting the low side.
+        var int8Options = int8.compileOptions
+        int8Options.activationFloors = Set(matches.filter(\.foldedActivation).map(\.int8Tensor))
+        let int8Model = try int8.compile(int8Options)
         let floatModel = try reference.compile()
         guard int8Model.inputs.count == 1 else { throw ModelError("eval runs single-input models; \(int8URL.path) has \(int8Model.inputs.count) inputs") }
         let outputNames = floatModel.outputs.map(\.name)

@@ -45,45 +45,59 @@ public enum FrameLoader {
     /// The frames and their names (file names; "NAME[i]" for frames of a stacked file).
     public static func load(_ path: String, expecting type: TensorType, inputName: String,
                             preprocessing: ImagePreprocessing?) throws -> [(name: String, tensor: Tensor)] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw FrameSourceError(source: path, message: "no such file or directory; expected a directory of .npy/.ppm/.pgm frames or one .npy file")
-        }
-        let files: [FrameFile]
-        if isDirectory.boolValue {
-            files = try FrameSet.files(in: URL(fileURLWithPath: path))
-        } else {
-            guard let file = FrameFile(url: URL(fileURLWithPath: path)) else {
-                throw FrameSourceError(source: path, message: "unsupported file type; expected a directory of .npy/.ppm/.pgm frames or one .npy file")
-            }
-            files = [file]
-        }
         var frames: [(name: String, tensor: Tensor)] = []
-        for file in files {
+        for file in try files(at: path) {
             switch file.kind {
             case .npy:
                 let tensor = try NPY.read(contentsOf: file.url)
-                if tensor.type == type {
-                    frames.append((file.name, tensor))
-                } else if tensor.dataType == type.dataType, tensor.rank == type.rank,
-                          Array(tensor.shape.dropFirst()) == Array(type.shape.dropFirst()), type.shape.first == 1 {
-                    frames += try FrameSet.split(tensor, source: file.url.path).enumerated().map { ("\(file.name)[\($0.offset)]", $0.element) }
-                } else {
-                    throw FrameSourceError(source: file.url.path, message: "holds \(tensor.type); input '\(inputName)' expects \(type) (or a stack [N,…] of such frames)")
+                switch try frameCount(tensor.type, expecting: type, file: file, inputName: inputName) {
+                case nil: frames.append((file.name, tensor))
+                default: frames += try FrameSet.split(tensor, source: file.url.path).enumerated().map { ("\(file.name)[\($0.offset)]", $0.element) }
                 }
             case .pgm, .ppm:
-                guard let preprocessing else {
-                    throw FrameSourceError(source: file.url.path, message: "image frames need a preprocessing file (--preprocessing FILE: a JSON like Fixtures/patches/preprocessing.json)")
-                }
-                let tensor = try preprocessing.tensor(from: PNM.read(contentsOf: file.url), source: file.url.path)
-                guard tensor.type == type else {
-                    throw FrameSourceError(source: file.url.path, message: "preprocessed to \(tensor.type); input '\(inputName)' expects \(type)")
-                }
-                frames.append((file.name, tensor))
+                frames.append((file.name, try imageFrame(file, preprocessing: preprocessing, expecting: type, inputName: inputName)))
             }
         }
         guard !frames.isEmpty else { throw FrameSourceError(source: path, message: "no frames") }
         return frames
+    }
+
+    /// The frame files at `path`: a directory's (sorted by name, `FrameSet.files`) or the one file.
+    static func files(at path: String) throws -> [FrameFile] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw FrameSourceError(source: path, message: "no such file or directory; expected a directory of .npy/.ppm/.pgm frames or one .npy file")
+        }
+        if isDirectory.boolValue { return try FrameSet.files(in: URL(fileURLWithPath: path)) }
+        guard let file = FrameFile(url: URL(fileURLWithPath: path)) else {
+            throw FrameSourceError(source: path, message: "unsupported file type; expected a directory of .npy/.ppm/.pgm frames or one .npy file")
+        }
+        return [file]
+    }
+
+    /// nil when a .npy holding `fileType` is one frame of `type`; its first dimension N when it is a
+    /// stack [N, …] of such frames (N may be 0: the caller refuses it); otherwise an error.
+    static func frameCount(_ fileType: TensorType, expecting type: TensorType, file: FrameFile, inputName: String) throws -> Int? {
+        if fileType == type { return nil }
+        guard fileType.dataType == type.dataType, fileType.rank == type.rank,
+              Array(fileType.shape.dropFirst()) == Array(type.shape.dropFirst()), type.shape.first == 1,
+              let count = fileType.shape.first else {
+            throw FrameSourceError(source: file.url.path, message: "holds \(fileType); input '\(inputName)' expects \(type) (or a stack [N,…] of such frames)")
+        }
+        return count
+    }
+
+    /// An image frame, decoded, preprocessed and checked against `type`.
+    static func imageFrame(_ file: FrameFile, preprocessing: ImagePreprocessing?, expecting type: TensorType,
+                           inputName: String) throws -> Tensor {
+        guard let preprocessing else {
+            throw FrameSourceError(source: file.url.path, message: "image frames need a preprocessing file (--preprocessing FILE: a JSON like Fixtures/patches/preprocessing.json)")
+        }
+        let tensor = try preprocessing.tensor(from: PNM.read(contentsOf: file.url), source: file.url.path)
+        guard tensor.type == type else {
+            throw FrameSourceError(source: file.url.path, message: "preprocessed to \(tensor.type); input '\(inputName)' expects \(type)")
+        }
+        return tensor
     }
 
     /// Labels for frames: one per line, either `LABEL` (in frame order) or `NAME LABEL` (matched by

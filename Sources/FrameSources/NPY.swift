@@ -35,8 +35,9 @@ public enum NPY {
         try data.withUnsafeBytes { try decode($0, source: source) }
     }
 
-    /// Decodes `.npy` bytes held in memory.
-    static func decode(_ bytes: UnsafeRawBufferPointer, source: String) throws -> Tensor {
+    /// Checks the magic, version, header and data length of `.npy` bytes (a whole file, or a
+    /// mapping of it of which only the header is read) and says where the array is.
+    static func layout(_ bytes: UnsafeRawBufferPointer, source: String) throws -> Layout {
         func fail(_ message: String) -> FrameSourceError {
             FrameSourceError(source: source, message: message)
         }
@@ -97,18 +98,37 @@ public enum NPY {
             throw fail("unexpected .npy data length: \(what) needs \(expectedBytes) bytes, but the file has \(actualBytes) bytes of data (\(actualBytes - expectedBytes) extra)")
         }
 
-        let type = TensorType(header.dataType, header.shape)
-        let tensor = Tensor(type: type, bytes: UnsafeRawBufferPointer(rebasing: bytes[dataStart...]))
-        let pointer = tensor.storage.pointer
+        return Layout(header: header, dataStart: dataStart, elementCount: elementCount)
+    }
+
+    /// Where a `.npy` file's array is and what it holds.
+    struct Layout: Sendable, Equatable {
+        var header: NPYHeader
+        /// Byte offset of the array data from the start of the file.
+        var dataStart: Int
+        var elementCount: Int
+        var type: TensorType { TensorType(header.dataType, header.shape) }
+    }
+
+    /// Decodes `.npy` bytes held in memory.
+    static func decode(_ bytes: UnsafeRawBufferPointer, source: String) throws -> Tensor {
+        let layout = try self.layout(bytes, source: source)
+        let tensor = Tensor(type: layout.type, bytes: UnsafeRawBufferPointer(rebasing: bytes[layout.dataStart...]))
+        normalize(tensor.storage.pointer, count: layout.elementCount, header: layout.header)
+        return tensor
+    }
+
+    /// Turns `count` elements copied from a file with `header` into this machine's values in place:
+    /// big-endian elements are byte-swapped, and bools become exactly 0 or 1.
+    static func normalize(_ pointer: UnsafeMutableRawPointer, count: Int, header: NPYHeader) {
         if header.byteOrder == .big {
-            swapByteOrder(pointer, count: elementCount, width: header.dataType.byteSize)
+            swapByteOrder(pointer, count: count, width: header.dataType.byteSize)
         }
         if header.dataType == .bool {
             // Swift's Bool must be exactly 0 or 1; numpy treats any non-zero byte as True.
             let b = pointer.assumingMemoryBound(to: UInt8.self)
-            for i in 0..<elementCount where b[i] > 1 { b[i] = 1 }
+            for i in 0..<count where b[i] > 1 { b[i] = 1 }
         }
-        return tensor
     }
 
     /// Reverses the bytes of each `width`-byte element in place.

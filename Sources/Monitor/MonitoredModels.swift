@@ -25,13 +25,14 @@ public struct MonitoredModels: @unchecked Sendable {
         unfused.compile.fuseActivations = false
         let floatGraph = try ONNXModel.load(contentsOf: floatURL, options: unfused).graph
         let floatModel = try ONNXModel.load(contentsOf: floatURL)
-        var keep = CompileOptions()
-        keep.keep = Set(int8Model.graph.outputs.map { int8Model.graph[$0].name })
-        let int8 = try int8Model.compile(keep)
+        let floors = ModelPairing.activationFloors(float: floatGraph, int8: int8Model.graph)
+        var options = int8Model.compileOptions
+        options.keep = Set(int8Model.graph.outputs.map { int8Model.graph[$0].name })
+        options.activationFloors = floors   // their kernels skip the low side (not saturation)
+        let int8 = try int8Model.compile(options)
         let float = try floatModel.compile()
         return try MonitoredModels(int8: int8, float: float, int8Path: int8URL.path, floatPath: floatURL.path,
-                                   activationFloors: ModelPairing.activationFloors(float: floatGraph, int8: int8Model.graph),
-                                   output: output)
+                                   activationFloors: floors, output: output)
     }
 
     /// Pairs two compiled models (the int8 model's outputs must be kept: `CompileOptions.keep`).

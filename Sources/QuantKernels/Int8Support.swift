@@ -121,13 +121,8 @@ struct SaturationTally {
     init(_ clamp: QuantizedOutputClamp, counting: Bool) {
         self.clamp = clamp
         active = counting
-        #if QUANTKERNELS_NO_SATURATION_COUNTS
-        countLow = false   // measurement build only, see Requantization.init
-        countHigh = false
-        #else
         countLow = counting && clamp.countLow
         countHigh = counting && clamp.countHigh
-        #endif
         qmin = SIMD8(repeating: clamp.qmin)
         qmax = SIMD8(repeating: clamp.qmax)
         lower = SIMD8(repeating: clamp.lower)

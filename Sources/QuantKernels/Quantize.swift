@@ -48,6 +48,7 @@ public enum QuantizeLinear {
         let magic = SIMD8<Float>(repeating: roundingMagic)
         var lowCount = SIMD8<Int32>(), highCount = SIMD8<Int32>()
         var low = 0, high = 0
+        let counting = counts != nil
         for outerIndex in 0..<outer {
             for channel in 0..<channels {
                 let scale = SIMD8<Float>(repeating: scales[channel])
@@ -66,8 +67,10 @@ public enum QuantizeLinear {
                 @inline(__always) func shifted(_ x: SIMD8<Float>) -> SIMD8<Float> {
                     var t = x / scale + magic
                     t.replace(with: magic, where: t .!= t)  // NaN → the zero point
-                    lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self)
-                    highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self)
+                    if counting {
+                        lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self)
+                        highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self)
+                    }
                     for lane in 0..<8 {   // lane loop: vmaxps/vminps (t is not NaN here)
                         let value = t[lane]
                         t[lane] = value < lowerBound[lane] ? lowerBound[lane] : (value > upperBound[lane] ? upperBound[lane] : value)

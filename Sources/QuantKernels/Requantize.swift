@@ -121,15 +121,8 @@ public struct Requantization: Sendable {
         self.upper = upper
         self.qmin = qmin
         self.qmax = qmax
-        #if QUANTKERNELS_NO_SATURATION_COUNTS
-        // Measurement build only (-Xswiftc -DQUANTKERNELS_NO_SATURATION_COUNTS): no saturation counting,
-        // to measure what the counters cost end to end. Never used for shipped builds or tests.
-        self.countLow = false
-        self.countHigh = false
-        #else
         self.countLow = countLow
         self.countHigh = countHigh
-        #endif
     }
 
     /// The multipliers `(inputScale * weightScales[c]) / outputScale`, in Float, in that order

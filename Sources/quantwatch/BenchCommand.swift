@@ -4,6 +4,7 @@ import FrameSources
 import Foundation
 import ONNXImport
 import QuantGraph
+import QuantKernels
 import QuantMetrics
 
 #if canImport(Glibc)
@@ -16,9 +17,10 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure a model's latency, throughput, memory and allocations on this machine.",
         discussion: """
             Loads and plans the model (timed), runs --warmup inferences, then --iterations timed \
-            single-frame inferences, cycling over the frames. Copying a frame into the input is \
-            outside the timed region; heap allocations are counted on this thread across the whole \
-            timed loop.
+            single-frame inferences, cycling over the frames. Reading a frame into the input is \
+            outside the timed region (frames are read one at a time: .npy data from the file, images \
+            decoded and preprocessed again); heap allocations are counted on this thread around \
+            each timed inference.
 
             --frames PATH: a directory of .npy/.ppm/.pgm files (sorted by name), or one .npy file \
             of shape [N, …] (N frames). .ppm/.pgm images need --preprocessing FILE, a JSON object \
@@ -29,7 +31,7 @@ struct BenchCommand: ParsableCommand {
 
             Percentiles are nearest-rank. --json prints one object with these keys \
             (times in ms, sizes in bytes; see docs/bench.md):
-              model, input, frames, frames_source, warmup, iterations,
+              model, input, frames, frames_source, counters, activation_floors, int8_kernels, warmup, iterations,
               load_ms, plan_ms, latency_ms {p50, p95, p99, max, mean},
               frames_per_second, peak_rss_bytes, rss_bytes, arena_bytes,
               scratch_bytes, steps, allocations, allocations_per_inference
@@ -43,6 +45,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Timed inferences.", valueName: "N")) var iterations: Int = 100
     @Option(name: .long, help: ArgumentHelp("Untimed inferences before the timed ones.", valueName: "N")) var warmup: Int = 10
     @Flag(name: .long, help: "Print one JSON object (keys listed above) instead of text.") var json = false
+    @Flag(name: .customLong("no-counters"), help: "Plan the model without saturation counters (to measure what they cost).")
+    var noCounters = false
+    @Flag(name: .customLong("portable-kernels"), help: "Run the int8 convolutions on the portable Swift kernels (what aarch64 boards run) even where VNNI is available.")
+    var portableKernels = false
+    @Option(name: .long, help: ArgumentHelp("The float reference of an int8 model: its folded activations' floors are not counted as saturation, as in `run` and `eval`.", valueName: "FILE"))
+    var reference: String?
 
     func validate() throws {
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
@@ -65,7 +73,18 @@ struct BenchCommand: ParsableCommand {
         let loadStart = clock.now
         let loaded = try ONNXModel.load(contentsOf: URL(fileURLWithPath: model))
         let planStart = clock.now
-        let compiled = try loaded.compile()
+        var options = loaded.compileOptions
+        options.saturationCounters = !noCounters
+        if portableKernels { options.int8Acceleration = .portable }
+        if let reference {
+            // As `run` and `eval` pair the models (MonitoredModels, Evaluator): the unfused reference.
+            var unfused = ImportOptions()
+            unfused.compile.foldBatchNormalization = false
+            unfused.compile.fuseActivations = false
+            let floatGraph = try ONNXModel.load(contentsOf: URL(fileURLWithPath: reference), options: unfused).graph
+            options.activationFloors = ModelPairing.activationFloors(float: floatGraph, int8: loaded.graph)
+        }
+        let compiled = try loaded.compile(options)
         let planEnd = clock.now
 
         let spec = try preprocessing.map { try PreprocessingFile.read(URL(fileURLWithPath: $0)) }
@@ -81,44 +100,43 @@ struct BenchCommand: ParsableCommand {
         for index in compiled.inputs.indices {
             try compiled.setInput(index, Tensor(zeros: compiled.inputs[index].type))
         }
-        let frameTensors: [Tensor]
-        if let frames {
-            let image = try spec.map { try $0.imagePreprocessing(source: preprocessing!) }
-            frameTensors = try FrameLoader.load(frames, expecting: port.type, inputName: port.name, preprocessing: image).map(\.tensor)
-        } else {
-            frameTensors = [Tensor(zeros: port.type)]
+        // Frames are read one at a time into the input buffer, outside the timed region: a .npy
+        // frame straight from its file, an image decoded and preprocessed again. Memory holds one
+        // frame however many there are (FrameFeed); the values are those `eval` would use.
+        let feed = try frames.map {
+            try FrameFeed($0, expecting: port.type, inputName: port.name,
+                          preprocessing: try spec.map { try $0.imagePreprocessing(source: preprocessing!) })
         }
-
-        // Each frame's bytes stay where they were decoded (stable storage, alive with frameTensors):
-        // the loop only copies memory, nothing that allocates, and frames are held once, not twice.
-        let frameBytes = port.type.byteCount
-        let frameCount = frameTensors.count
-        let framePointers = frameTensors.map(\.rawPointer)
-        defer { withExtendedLifetime(frameTensors) {} }
+        let frameCount = feed?.count ?? 1
         let destination = compiled.inputBuffer(inputIndex).baseAddress!
+        func fill(_ index: Int) throws {
+            try feed?.fill(index % frameCount, into: destination)
+        }
 
         var i = 0
         while i < warmup {
-            destination.copyMemory(from: framePointers[i % frameCount], byteCount: frameBytes)
+            try fill(i)
             compiled.run()
             i += 1
         }
 
+        // Heap allocations are counted around each timed run() only (frame reading allocates).
         let recorder = LatencyRecorder(capacity: iterations)
         var totalMilliseconds = 0.0
-        qw_allocations_begin()
+        var allocations = 0
         i = 0
         while i < iterations {
-            destination.copyMemory(from: framePointers[i % frameCount], byteCount: frameBytes)
+            try fill(i)
+            qw_allocations_begin()
             let start = clock.now
             compiled.run()
             let end = clock.now
+            allocations += qw_allocations_end()
             let ms = milliseconds(end - start)
             recorder.add(ms)
             totalMilliseconds += ms
             i += 1
         }
-        let allocations = qw_allocations_end()
 
         let percentiles = recorder.percentiles()!
         let mean = totalMilliseconds / Double(iterations)
@@ -127,6 +145,9 @@ struct BenchCommand: ParsableCommand {
             input: port.description,
             frames: frameCount,
             framesSource: frames ?? "zeros",
+            counters: !noCounters,
+            activationFloors: options.activationFloors.count,
+            int8Kernels: portableKernels || Conv2DInt8.vnniSupport == 0 ? "portable" : "vnni",
             warmup: warmup,
             iterations: iterations,
             loadMilliseconds: milliseconds(planStart - loadStart),
@@ -158,6 +179,9 @@ struct BenchReport: Encodable {
     var input: String
     var frames: Int
     var framesSource: String
+    var counters: Bool
+    var activationFloors: Int
+    var int8Kernels: String
     var warmup: Int
     var iterations: Int
     var loadMilliseconds: Double
@@ -173,8 +197,10 @@ struct BenchReport: Encodable {
     var allocationsPerInference: Double
 
     enum CodingKeys: String, CodingKey {
-        case model, input, frames, warmup, iterations, steps, allocations
+        case model, input, frames, counters, warmup, iterations, steps, allocations
         case framesSource = "frames_source"
+        case activationFloors = "activation_floors"
+        case int8Kernels = "int8_kernels"
         case loadMilliseconds = "load_ms"
         case planMilliseconds = "plan_ms"
         case latency = "latency_ms"
@@ -194,7 +220,8 @@ struct BenchReport: Encodable {
             "input        \(input)",
             "frames       \(frames) (\(framesSource))",
             "load + plan  \(String(format: "%.1f ms + %.1f ms", loadMilliseconds, planMilliseconds)), \(steps) steps",
-            "runs         \(warmup) warm-up, \(iterations) timed",
+            "runs         \(warmup) warm-up, \(iterations) timed, saturation counters \(counters ? "on" : "off")"
+                + (activationFloors > 0 ? " (\(activationFloors) activation floors not counted)" : ""),
             "latency ms   p50 \(ms(latency.p50))  p95 \(ms(latency.p95))  p99 \(ms(latency.p99))  max \(ms(latency.max))  mean \(ms(latency.mean))",
             "throughput   \(String(format: "%.1f", framesPerSecond)) frames/s (one thread, one frame at a time)",
             "memory       peak RSS \(ByteFormatting.string(peakRSSBytes)), RSS now \(ByteFormatting.string(rssBytes)), "

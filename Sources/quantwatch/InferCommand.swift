@@ -27,6 +27,8 @@ struct InferCommand: ParsableCommand {
     var `repeat`: Int = 1
     @Flag(name: .long, help: "Print the time of each planned step (fused nodes are one step), slowest first.")
     var profile = false
+    @Flag(name: .customLong("no-counters"), help: "Plan the model without saturation counters (with --profile: what they cost per step).")
+    var noCounters = false
 
     func validate() throws {
         guard !input.isEmpty else { throw ValidationError("give at least one --input [NAME=]FILE") }
@@ -47,7 +49,9 @@ struct InferCommand: ParsableCommand {
             }
             let modelURL = URL(fileURLWithPath: model)
             let loaded = try ONNXModel.load(contentsOf: modelURL, options: options)
-            let compiled = try loaded.compile()
+            var compileOptions = loaded.compileOptions
+            compileOptions.saturationCounters = !noCounters
+            let compiled = try loaded.compile(compileOptions)
             let assignments = try assignInputs(compiled)
             for (index, tensor, file) in assignments {
                 let port = compiled.inputs[index]

@@ -5,7 +5,7 @@ import Testing
 /// only the report's shape, its internal order and the allocation count are checked.
 @Suite struct BenchCommandTests {
     static let keys = [
-        "model", "input", "frames", "frames_source", "warmup", "iterations", "load_ms", "plan_ms", "latency_ms",
+        "model", "input", "frames", "frames_source", "counters", "activation_floors", "int8_kernels", "warmup", "iterations", "load_ms", "plan_ms", "latency_ms",
         "frames_per_second", "peak_rss_bytes", "rss_bytes", "arena_bytes", "scratch_bytes", "steps",
         "allocations", "allocations_per_inference",
     ]
@@ -89,6 +89,38 @@ import Testing
         #expect(json["warmup"] as? Int == 0)
         #expect(json["iterations"] as? Int == 2)
         #expect(json["allocations"] as? Int != nil)
+    }
+
+    /// --no-counters plans the model without saturation counters (the counter-cost benchmark);
+    /// --reference takes the float model's folded activations as floors, as `run` and `eval` do.
+    @Test func countersCanBeTurnedOffAndFloorsComeFromTheReference() throws {
+        let model = CLIRun.fixture("patches/model.int8.qop.onnx"), frames = CLIRun.fixture("patches/tensors")
+        let on = try Self.report(CLIRun("bench", "--model", model, "--frames", frames, "--iterations", "3", "--warmup", "1", "--json"))
+        #expect(on["counters"] as? Bool == true)
+        #expect(on["activation_floors"] as? Int == 0)
+        let off = try Self.report(CLIRun("bench", "--model", model, "--frames", frames, "--iterations", "3", "--warmup", "1",
+                                         "--no-counters", "--json"))
+        #expect(off["counters"] as? Bool == false)
+        #expect(off["allocations"] as? Int == 0)
+        let floors = try Self.report(CLIRun("bench", "--model", model, "--frames", frames, "--iterations", "3", "--warmup", "1",
+                                            "--reference", CLIRun.fixture("patches/model.fp32.onnx"), "--json"))
+        #expect((floors["activation_floors"] as? Int ?? 0) > 0)
+        let portable = try Self.report(CLIRun("bench", "--model", model, "--frames", frames, "--iterations", "3", "--warmup", "1",
+                                              "--portable-kernels", "--json"))
+        #expect(portable["int8_kernels"] as? String == "portable")
+        #expect(["portable", "vnni"].contains(on["int8_kernels"] as? String ?? ""))
+    }
+
+    /// Frames are read one at a time (FrameFeed), not held: 96 patches frames (10.6 MB as float32)
+    /// add little to the peak RSS of a run on one frame. A loose bound (half the frames' size), not a timing.
+    @Test func framesAreNotHeldInMemory() throws {
+        let model = CLIRun.fixture("patches/model.int8.qop.onnx")
+        let one = try Self.report(CLIRun("bench", "--model", model, "--iterations", "3", "--warmup", "1", "--json"))
+        let all = try Self.report(CLIRun("bench", "--model", model, "--frames", CLIRun.fixture("patches/frames"),
+                                         "--preprocessing", CLIRun.fixture("patches/preprocessing.json"), "--iterations", "96", "--warmup", "0", "--json"))
+        #expect(all["frames"] as? Int == 96)
+        let growth = (all["peak_rss_bytes"] as? Int ?? 0) - (one["peak_rss_bytes"] as? Int ?? 0)
+        #expect(growth < 96 * 3 * 96 * 96 * 4 / 2, "peak RSS grew by \(growth) bytes with 96 frames")
     }
 
     @Test func nonPositiveIterationsAreRefused() throws {

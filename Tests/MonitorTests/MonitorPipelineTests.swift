@@ -1,6 +1,7 @@
 import AllocationCounter
 import Foundation
 import Monitor
+import ONNXImport
 import QuantMetrics
 import Testing
 
@@ -61,13 +62,19 @@ import Testing
         #expect(models.activationFloors.contains("/blocks.0/expand/bn/BatchNormalization_output_0_quantized"))
         let frames = try MonitorFixtures.frames("patches", "heldout", input: models.int8.inputs[0].type)
         let reader = SaturationReader(model: models.int8, activationFloors: models.activationFloors)
-        let naive = SaturationReader(model: models.int8, activationFloors: [])
         frames[0].withUnsafeBytes { models.int8.inputBuffer(0).copyMemory(from: $0) }
         models.int8.resetCounters()
         models.int8.run()
-        let counted = reader.read(models.int8), uncounted = naive.read(models.int8)
-        // Without the floors, ReLU's negatives look like massive low saturation.
-        #expect(uncounted.max > 0.2)
+        let counted = reader.read(models.int8)
+        // The pair is planned with its floors: those tensors' kernels do not even count the low side.
+        for (i, info) in models.int8.counters.enumerated() where models.activationFloors.contains(info.tensor) {
+            #expect(models.int8.saturationCounts(i).low == 0, "\(info.tensor)")
+        }
+        // Planned without the floors, ReLU's negatives look like massive low saturation.
+        let plain = try ONNXModel.load(contentsOf: MonitorFixtures.url("patches/model.int8.qop.onnx")).compile()
+        frames[0].withUnsafeBytes { plain.inputBuffer(0).copyMemory(from: $0) }
+        plain.run()
+        #expect(SaturationReader(model: plain, activationFloors: []).read(plain).max > 0.2)
         // What remains is real: the uint8 softmax output, whose top probability (≈ 1) rounds to 256.
         #expect(reader.tensors[counted.maxTensor] == "probabilities_quantized")
         #expect(counted.max == 0.125)

@@ -15,6 +15,14 @@ public struct CompileOptions: Sendable {
     /// that have them (bit-identical to the portable ones); `.portable` forces the portable Swift
     /// kernels (tests compare the two on whole models).
     public var int8Acceleration: Conv2DInt8.Int8Acceleration = .automatic
+    /// Whether the int8 kernels count saturation and input_out_of_range (METRICS.md). Off only to
+    /// measure what the counters cost (`quantwatch bench --no-counters`): the counters then stay 0.
+    public var saturationCounters = true
+    /// Quantized tensors whose values below qmin are a folded Relu / Clip's floor, not saturation
+    /// (METRICS.md; `ModelPairing.activationFloors` finds them against the float reference). The
+    /// convolution and matrix-multiply kernels writing them skip counting that side, one compare per
+    /// 16 outputs less (its count stays 0; readers ignore it for these tensors anyway).
+    public var activationFloors: Set<String> = []
 
     public init() {}
 }
@@ -108,7 +116,9 @@ public final class CompiledModel: @unchecked Sendable {
                 outputs: node.outputs.map { BoundValue(type: graph[$0].type!, pointer: pointer($0)) },
                 scratch: scratch.pointer,
                 counters: counterBase + counterInfos.count,
-                int8Acceleration: options.int8Acceleration
+                int8Acceleration: options.int8Acceleration,
+                countsSaturation: options.saturationCounters,
+                countsLowSaturation: !node.outputs.contains { options.activationFloors.contains(graph[$0].name) }
             )
             for i in 0..<node.op.counterCount {
                 counterInfos.append(CounterInfo(tensor: graph[node.outputs[min(i, node.outputs.count - 1)]].name, node: node.info))

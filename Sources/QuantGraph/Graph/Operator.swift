@@ -38,16 +38,27 @@ public struct StepBinding: @unchecked Sendable {
     public var counters: UnsafeMutablePointer<SaturationCounts>
     /// Which int8 convolution kernels the step may use (`CompileOptions.int8Acceleration`).
     public var int8Acceleration: Conv2DInt8.Int8Acceleration
+    /// Whether the step counts saturation (`CompileOptions.saturationCounters`).
+    public var countsSaturation: Bool
+    /// False when the step's output is an activation floor (`CompileOptions.activationFloors`):
+    /// kernels that can skip the low side do.
+    public var countsLowSaturation: Bool
 
     public init(inputs: [BoundValue?], outputs: [BoundValue], scratch: UnsafeMutableRawPointer,
                 counters: UnsafeMutablePointer<SaturationCounts>,
-                int8Acceleration: Conv2DInt8.Int8Acceleration = .automatic) {
+                int8Acceleration: Conv2DInt8.Int8Acceleration = .automatic, countsSaturation: Bool = true,
+                countsLowSaturation: Bool = true) {
         self.inputs = inputs
         self.outputs = outputs
         self.scratch = scratch
         self.counters = counters
         self.int8Acceleration = int8Acceleration
+        self.countsSaturation = countsSaturation
+        self.countsLowSaturation = countsLowSaturation
     }
+
+    /// `counters` for kernels that take optional counts: nil when the step does not count.
+    public var saturationCounters: UnsafeMutablePointer<SaturationCounts>? { countsSaturation ? counters : nil }
 
     /// Input `i`, which the operator's type check already required to be present.
     public func input(_ i: Int) -> BoundValue { inputs[i]! }

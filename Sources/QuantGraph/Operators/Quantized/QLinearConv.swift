@@ -76,8 +76,10 @@ public struct QLinearConvOperator: Operator {
                                           geometry: geometry, acceleration: acceleration)
         }
         func step<X: QuantizedScalar, Y: QuantizedScalar>(_: X.Type, _: Y.Type) -> Step {
-            let requantization = Requantization.make(Y.self, multipliers: multipliers, zeroPoint: p.y.zeroPoint,
+            var requantization = Requantization.make(Y.self, multipliers: multipliers, zeroPoint: p.y.zeroPoint,
                                                      outputScale: p.y.scale, activation: activation)
+            if !b.countsSaturation { requantization.countLow = false; requantization.countHigh = false }
+            if !b.countsLowSaturation { requantization.countLow = false }
             let x = UnsafePointer(b.input(0).typed(X.self)), y = b.outputs[0].typed(Y.self)
             return {
                 Conv2DInt8.run(input: x, inputZero: xZero, packed: packed, bias: bias, output: y, geometry: geometry,

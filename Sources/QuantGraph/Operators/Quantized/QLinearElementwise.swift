@@ -55,13 +55,13 @@ public struct QLinearArithmeticOperator: Operator, QuantizedOutput {
     public func makeStep(_ bd: StepBinding) throws -> Step {
         let p = try plan(bd.operands)
         let broadcast = BroadcastPlan(output: p.shape, lhs: bd.input(0).type.shape, rhs: bd.input(3).type.shape)
-        let counts = bd.counters, op = op, activation = activation
+        let counts = bd.saturationCounters, op = op, activation = activation
         return on8Bit(p.c.dataType) { type in Self.step(type, op, p, broadcast, bd, counts, activation) }
     }
 
     static func step<T: QuantizedScalar>(_: T.Type, _ op: QuantKernels.QLinearBinaryOperator,
                                          _ p: (a: QuantizationParameters, b: QuantizationParameters, c: QuantizationParameters, shape: [Int]),
-                                         _ plan: BroadcastPlan, _ bd: StepBinding, _ counts: UnsafeMutablePointer<SaturationCounts>,
+                                         _ plan: BroadcastPlan, _ bd: StepBinding, _ counts: UnsafeMutablePointer<SaturationCounts>?,
                                          _ activation: FloatClamp) -> Step {
         let parameters = QLinearBinaryParameters(op, T.self, aScale: p.a.scale, aZero: p.a.zeroPoint, bScale: p.b.scale, bZero: p.b.zeroPoint,
                                                  outputScale: p.c.scale, outputZero: p.c.zeroPoint, activation: activation)
@@ -102,12 +102,12 @@ public struct QLinearLookupOperator: Operator, QuantizedOutput {
 
     public func makeStep(_ bd: StepBinding) throws -> Step {
         let p = try plan(bd.operands)
-        let count = bd.outputs[0].type.elementCount, counts = bd.counters, function = function
+        let count = bd.outputs[0].type.elementCount, counts = bd.saturationCounters, function = function
         return on8Bit(p.x.dataType) { type in Self.step(type, function, p.x, p.y, bd, count, counts) }
     }
 
     static func step<T: QuantizedScalar>(_: T.Type, _ function: Function, _ x: QuantizationParameters, _ y: QuantizationParameters,
-                                         _ bd: StepBinding, _ count: Int, _ counts: UnsafeMutablePointer<SaturationCounts>) -> Step {
+                                         _ bd: StepBinding, _ count: Int, _ counts: UnsafeMutablePointer<SaturationCounts>?) -> Step {
         let table: LookupTable8 = switch function {
         case .sigmoid: .sigmoid(T.self, inputScale: x.scale, inputZero: x.zeroPoint, outputScale: y.scale, outputZero: y.zeroPoint)
         case let .leakyRelu(alpha): .leakyRelu(T.self, alpha: alpha, inputScale: x.scale, inputZero: x.zeroPoint, outputScale: y.scale, outputZero: y.zeroPoint)

@@ -87,8 +87,10 @@ public struct QLinearMatMulOperator: Operator {
         let bias = bd.hasInput(6) ? UnsafePointer(bd.input(6).typed(Int32.self)) : nil
         let aZero = p.a.zeroPoint, counts = bd.counters, scratch = bd.scratch
         func step<A: QuantizedScalar, Y: QuantizedScalar>(_: A.Type, _: Y.Type) -> Step {
-            let requantization = Requantization.make(Y.self, multipliers: multipliers, zeroPoint: p.y.zeroPoint,
+            var requantization = Requantization.make(Y.self, multipliers: multipliers, zeroPoint: p.y.zeroPoint,
                                                      outputScale: p.y.scale, activation: activation)
+            if !bd.countsSaturation { requantization.countLow = false; requantization.countHigh = false }
+            if !bd.countsLowSaturation { requantization.countLow = false }
             let a = UnsafePointer(bd.input(0).typed(A.self)), y = bd.outputs[0].typed(Y.self)
             return {
                 for i in batches.indices {  // index loop: no iterator allocation in debug builds

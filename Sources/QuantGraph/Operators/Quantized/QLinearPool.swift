@@ -50,7 +50,7 @@ public struct QLinearPoolOperator: Operator, QuantizedOutput {
 
     public func makeStep(_ bd: StepBinding) throws -> Step {
         let x = bd.input(0).type
-        let g = try geometry(x), p = try parameters(bd.operands), counts = bd.counters, pool = pool
+        let g = try geometry(x), p = try parameters(bd.operands), counts = bd.saturationCounters, pool = pool
         if case .average = pool, let g, g.dilationHeight != 1 || g.dilationWidth != 1 {
             throw OperatorError("dilated QLinearAveragePool is not supported")
         }
@@ -58,7 +58,7 @@ public struct QLinearPoolOperator: Operator, QuantizedOutput {
     }
 
     static func step<T: QuantizedScalar>(_: T.Type, _ pool: Kind, _ g: Pool2DGeometry?, _ p: (x: QuantizationParameters, y: QuantizationParameters)?,
-                                         _ bd: StepBinding, _ counts: UnsafeMutablePointer<SaturationCounts>) -> Step {
+                                         _ bd: StepBinding, _ counts: UnsafeMutablePointer<SaturationCounts>?) -> Step {
         let input = UnsafePointer(bd.input(0).typed(T.self)), output = bd.outputs[0].typed(T.self)
         switch pool {
         case .max:
@@ -107,12 +107,12 @@ public struct QLinearSoftmaxOperator: Operator, QuantizedOutput {
     }
 
     public func makeStep(_ bd: StepBinding) throws -> Step {
-        let p = try plan(bd.operands), counts = bd.counters
+        let p = try plan(bd.operands), counts = bd.saturationCounters
         return on8Bit(p.x.dataType) { type in Self.step(type, p, bd, counts) }
     }
 
     static func step<T: QuantizedScalar>(_: T.Type, _ p: (x: QuantizationParameters, y: QuantizationParameters, outer: Int, axisSize: Int, inner: Int),
-                                         _ bd: StepBinding, _ counts: UnsafeMutablePointer<SaturationCounts>) -> Step {
+                                         _ bd: StepBinding, _ counts: UnsafeMutablePointer<SaturationCounts>?) -> Step {
         let parameters = SoftmaxInt8Parameters(T.self, xScale: p.x.scale, yScale: p.y.scale, yZero: p.y.zeroPoint, reduceLength: p.axisSize)
         let input = UnsafePointer(bd.input(0).typed(T.self)), output = bd.outputs[0].typed(T.self)
         let (outer, axisSize, inner) = (p.outer, p.axisSize, p.inner)
@@ -153,7 +153,7 @@ public struct QLinearConcatOperator: Operator, QuantizedOutput {
     }
 
     public func makeStep(_ bd: StepBinding) throws -> Step {
-        let p = try plan(bd.operands), counts = bd.counters
+        let p = try plan(bd.operands), counts = bd.saturationCounters
         let a = try normalizeAxis(axis, rank: p.shape.count)
         let outer = p.shape.prefix(a).reduce(1, *), inner = p.shape.dropFirst(a + 1).reduce(1, *)
         let outputBlock = p.shape[a] * inner
@@ -162,7 +162,7 @@ public struct QLinearConcatOperator: Operator, QuantizedOutput {
 
     static func step<T: QuantizedScalar>(_: T.Type, _ y: QuantizationParameters, _ xs: [QuantizationParameters], _ bd: StepBinding,
                                          _ outer: Int, _ inner: Int, _ outputBlock: Int, _ axis: Int,
-                                         _ counts: UnsafeMutablePointer<SaturationCounts>) -> Step {
+                                         _ counts: UnsafeMutablePointer<SaturationCounts>?) -> Step {
         let output = bd.outputs[0].typed(T.self)
         var parts: [(UnsafePointer<T>, QLinearConcatInput, Int, Int)] = []
         var offset = 0
@@ -198,7 +198,7 @@ public struct DynamicQuantizeLinearOperator: Operator {
         let x = UnsafePointer(bd.input(0).floats()), y = bd.outputs[0].typed(UInt8.self)
         let scale = bd.outputs.count > 1 ? bd.outputs[1].floats() : nil
         let zero = bd.outputs.count > 2 ? bd.outputs[2].typed(UInt8.self) : nil
-        let count = bd.outputs[0].type.elementCount, counts = bd.counters
+        let count = bd.outputs[0].type.elementCount, counts = bd.saturationCounters
         return {
             let (s, z) = DynamicQuantizeLinear.run(input: x, output: y, count: count, counts: counts)
             scale?.pointee = s

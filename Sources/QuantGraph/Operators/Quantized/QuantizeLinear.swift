@@ -39,7 +39,7 @@ public struct QuantizeLinearOperator: Operator {
         let p = try parameters(b.operands)
         let (outer, channels, inner) = try p.layout(b.input(0).type.shape)
         let scales = FloatBuffer(p.scales), zeros = Int32Buffer(p.zeroPoints)
-        let x = UnsafePointer(b.input(0).floats()), counts = b.counters
+        let x = UnsafePointer(b.input(0).floats()), counts = b.saturationCounters
         func step<Y: QuantizedScalar>(_: Y.Type) -> Step {
             let y = b.outputs[0].typed(Y.self)
             return {
