@@ -10,7 +10,7 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Reads --config (default /etc/quantwatch/quantwatch.toml when it exists; docs/configuration.md). With no
             configuration at all it runs the bundled `patches` fixture on its bundled frames into ./quantwatch-demo.db
-            and says so. A bad configuration exits 78 (EX_CONFIG) naming the key. Under systemd (Type=notify):
+            (pushed models into ./quantwatch-demo-state) and says so. A bad configuration exits 78 (EX_CONFIG) naming the key. Under systemd (Type=notify):
             READY=1 once the model is loaded and the store open, STATUS= lines, WATCHDOG=1 from the inference loop,
             STOPPING=1 on SIGTERM after the current window is stored. SIGHUP reloads what can change live.
             """)
@@ -46,7 +46,7 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "quantwatch")
         if path == nil {
             let message = "no configuration file: running the embedded default — the bundled patches fixture on its bundled frames, "
-                + "into \(configuration.store.path), publishing to \(configuration.mqtt.url) when a broker is there"
+                + "into \(configuration.store.path) (model updates in \(configuration.update.stateDir)), publishing to \(configuration.mqtt.url) when a broker is there"
             logger.notice("\(message)")
         }
         do {
@@ -89,6 +89,8 @@ struct RunCommand: AsyncParsableCommand {
             std = [0.229, 0.224, 0.225]
             [store]
             path = "quantwatch-demo.db"
+            [update]
+            state_dir = "quantwatch-demo-state"
             [mqtt]
             url = "mqtt://localhost:1883"
             """
