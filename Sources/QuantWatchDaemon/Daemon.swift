@@ -256,9 +256,9 @@ final class InferenceService: Service, @unchecked Sendable {
             Task { await updates.coordinator?.probationPassed(message, figures: figures) }
         case let .failed(reason):
             probation = nil
-            let logger = logger
+            let logger = logger, failing = model
             Task {
-                do { try await updates.coordinator?.rollback(reason: "probation failed: " + reason, figures: figures) } catch {
+                do { try await updates.coordinator?.rollback(reason: "probation failed: " + reason, figures: figures, of: failing) } catch {
                     logger.error("probation failed but no rollback is possible", metadata: ["reason": "\(reason)", "error": "\(error)"])
                 }
             }

@@ -143,11 +143,16 @@ public actor UpdateCoordinator {
 
     /// Switches back to the previous model (a failed probation, or the `rollback` command).
     @discardableResult
-    public func rollback(reason: String, figures: [String: Double] = [:]) async throws(UpdateRefusal) -> ServingModel {
+    public func rollback(reason: String, figures: [String: Double] = [:], of failing: ModelReference? = nil) async throws(UpdateRefusal) -> ServingModel {
         while busy { try? await Task.sleep(for: .milliseconds(20)) }
         busy = true
         defer { busy = false }
         let from = installer.serving
+        if let failing, let serving = try? modelReference(from), serving != failing {
+            // Another install switched models while this rollback waited: it was about a model no longer serving.
+            logger.notice("rollback of \(failing.name) \(failing.version) not needed: \(from.name) version \(from.version) serves now")
+            return from
+        }
         let (target, models) = try installer.rollbackTarget()
         try installer.commitRollback(to: target, nowMs: clock())
         let ref: ModelReference
@@ -183,6 +188,8 @@ public actor UpdateCoordinator {
     }
 
     func probationReference(canary: CanaryThresholds) -> ProbationReference {
+        // The serving model is itself on probation (not proven yet): the new one is held to the same reference.
+        if let inherited = installer.record?.probation?.reference { return inherited }
         if let b = switchboard.latestBaseline, b.sqnrDb.count > 0 {
             return ProbationReference(sqnrDb: b.sqnrDb.mean, agreement: b.top1Agree.count > 0 ? b.top1Agree.mean : nil, source: "drift baseline")
         }
