@@ -16,10 +16,9 @@ import UnixSignals
 
 public enum Daemon {
     /// Runs until SIGTERM/SIGINT (or the end of a frame source that does not loop). `source` says
-    /// where the configuration came from (a path, or "the embedded default"). `admission` checks and
-    /// installs pushed bundles (docs/model-updates.md); without one every push is refused.
-    public static func run(configuration: Configuration, configurationPath: String?, software: String, logger: Logger,
-                           admission: (any UpdateAdmission)? = nil) async throws {
+    /// where the configuration came from (a path, or "the embedded default"). Pushed bundles are
+    /// checked and installed by the update coordinator (docs/model-updates.md).
+    public static func run(configuration: Configuration, configurationPath: String?, software: String, logger: Logger) async throws {
         let environment = ProcessInfo.processInfo.environment
         let notifier = try SystemdNotifier(environment: environment)
         let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -82,7 +81,7 @@ public enum Daemon {
         let publisher = MQTTPublisher(settings: settings, buffer: buffer, client: client, commands: dispatcher, clock: now, frames: frameSink)
         await publisher.setWill(link.will)
         await publisher.update(model: model, drift: monitor.state, sinceMs: now())
-        let receiver = UpdateCommands.receiver(settings: configuration.update.transferSettings, admission: admission ?? coordinator,
+        let receiver = UpdateCommands.receiver(settings: configuration.update.transferSettings, admission: coordinator,
                                                publisher: publisher, logger: logger)
         await UpdateCommands.register(receiver, on: dispatcher)
 

@@ -105,18 +105,6 @@ extension JSONValue {
     }
 }
 
-/// Used until a bundle verifier is wired in: every `update_begin` is refused at the signature step, before
-/// any payload is written.
-public struct UnavailableUpdateAdmission: UpdateAdmission {
-    public init() {}
-    public func admit(header: [UInt8], payloadSize: Int) async throws(UpdateRefusal) -> AdmissionInfo {
-        throw UpdateRefusal(.signature, "this build of the daemon has no bundle verifier; model updates are not accepted")
-    }
-    public func install(_ completed: CompletedTransfer) async -> UpdateVerdict {
-        .refused(UpdateRefusal(.signature, "this build of the daemon has no bundle verifier"))
-    }
-}
-
 /// Loads what a previous run left (resuming a transfer, or verifying one that had arrived completely)
 /// and deletes partial transfers that went stale, every so often.
 final class TransferService: Service, Sendable {

@@ -1,5 +1,5 @@
 // The coordinator as the transfer's admission (TransferReceiver): `admit` at `update_begin`, before any
-// payload byte; `install` once every chunk arrived. Pass it as `Daemon.run(…, admission:)`.
+// payload byte; `install` once every chunk arrived. `Daemon.run` hands it to the receiver.
 import Documents
 import ModelUpdate
 
