@@ -175,6 +175,7 @@ import TestSupport
         try waitFor("rolled_back event") { eventCount("rolled_back") == 1 }
         let rolledBack = try #require(events.messages(from: 0).last { $0.topic.hasSuffix("/events") && $0.payload.contains("rolled_back") })
         #expect(rolledBack.payload.contains("probation failed: mean SQNR") && rolledBack.payload.contains("drift baseline"), "\(rolledBack.payload)")
+        print("probation rollback: \(rolledBack.payload)")   // the figures, for the notes; not asserted beyond the above
         #expect(try retainedModel().contains("\"version\":\"2\""))
         #expect(eventCount("model_installed") == 2, "\(eventLog())")
 
