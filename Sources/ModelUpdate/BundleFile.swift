@@ -67,7 +67,7 @@ public struct BundleFile: Sendable {
             left -= data.count
         }
         guard left == 0 else { throw UpdateRefusal(.hashes, "\(path): ends \(left) bytes early") }
-        return hex(hasher.finalize())
+        return Hex.encode(hasher.finalize())
     }
 }
 
@@ -114,7 +114,7 @@ public enum Payload {
                     try? out.close()
                     throw error
                 }
-                let digest = hex(hasher.finalize())
+                let digest = Hex.encode(hasher.finalize())
                 guard left == 0, digest == file.sha256 else {
                     try? FileManager.default.removeItem(atPath: tmp)
                     throw UpdateRefusal(.hashes, left > 0 ? "\(file.name): the payload ends \(left) bytes early"

@@ -28,7 +28,7 @@ public enum KeyFiles {
 
     /// A key's id: the first 16 hex digits of the SHA-256 of its raw bytes.
     public static func id(of key: Curve25519.Signing.PublicKey) -> String {
-        String(hex(Array(SHA256.hash(data: key.rawRepresentation))).prefix(16))
+        String(Hex.encode(SHA256.hash(data: key.rawRepresentation)).prefix(16))
     }
 
     public static func publicPEM(_ key: Curve25519.Signing.PublicKey) -> String {
@@ -116,14 +116,4 @@ public struct KeyFileError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
     public var description: String { "\(path): \(message)" }
-}
-
-func hex(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    for b in bytes {
-        out.append(digits[Int(b >> 4)])
-        out.append(digits[Int(b & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }

@@ -130,7 +130,9 @@ final class TransferDevice: @unchecked Sendable {
         let payload = try #require(admission.installed.first)
         #expect(payload == TransferBundle.payload(of: bundle), "the installed payload differs from the bundle's")
         let sent = await push.chunksSent
-        #expect(sent == 80)
+        // Every chunk went at least once; on a loaded machine a device silent for the pusher's 2 s gets the
+        // begin again and what it still misses (a resend is correct, not a failure).
+        #expect(sent >= 80)
         print("5 MiB bundle, 80 chunks of 64 KiB, through a broker limited to 100 KiB messages: \(String(format: "%.2f", Self.seconds(elapsed))) s, \(sent) chunks sent")
         await device.stop()
     }
