@@ -120,8 +120,8 @@ public final class ModelSlots: @unchecked Sendable {
     }
 
     /// A slot's model if the slot is complete: its header decodes and every file matches its manifest.
-    public func model(in slot: Slot) throws(UpdateRefusal) -> (model: ServingModel, manifest: Manifest) {
-        if slot == .configured { return (configured, Manifest(name: configured.name, version: configured.version, created: "", files: [], input: .init(shape: [1], dtype: "float32"))) }
+    public func model(in slot: Slot) throws(UpdateRefusal) -> ServingModel {
+        if slot == .configured { return configured }
         let dir = path(of: slot)
         guard let header = FileManager.default.contents(atPath: dir + "/header.json") else {
             throw UpdateRefusal(.install, "slot \(slot.rawValue) holds no complete bundle (\(dir)/header.json is missing)")
@@ -135,9 +135,12 @@ public final class ModelSlots: @unchecked Sendable {
             do { digest = try BundleFile.sha256(path: path, offset: 0, count: size) } catch { throw UpdateRefusal(.hashes, "slot \(slot.rawValue): \(file.name): \(error)") }
             guard digest == file.sha256 else { throw UpdateRefusal(.hashes, "slot \(slot.rawValue): \(file.name) does not match its manifest's sha256") }
         }
-        return (ServingModel(slot: slot, name: manifest.name, version: manifest.version, int8Path: dir + "/" + manifest.int8.name,
-                             floatPath: dir + "/" + manifest.float.name, framePaths: manifest.frames.map { dir + "/" + $0.name }, output: manifest.output),
-                manifest)
+        return Self.serving(manifest, in: slot, directory: dir)
+    }
+
+    static func serving(_ manifest: Manifest, in slot: Slot, directory dir: String) -> ServingModel {
+        ServingModel(slot: slot, name: manifest.name, version: manifest.version, int8Path: dir + "/" + manifest.int8.name,
+                     floatPath: dir + "/" + manifest.float.name, framePaths: manifest.frames.map { dir + "/" + $0.name }, output: manifest.output)
     }
 
     /// What to serve at start: the record's slot if complete, else its previous slot, else the
@@ -149,7 +152,7 @@ public final class ModelSlots: @unchecked Sendable {
         guard let record else { return (configured, nil, notes) }
         for candidate in [record.slot] + (record.previous.map { [$0] } ?? []) {
             do {
-                let (model, _) = try model(in: candidate)
+                let model = try model(in: candidate)
                 if candidate == record.slot { return (model, record, notes) }
                 // Fell back to the previous slot: it serves now, with no probation.
                 let fallback = ActiveRecord(slot: candidate, previous: nil, name: model.name, version: model.version, installedMs: record.installedMs, probation: nil)
@@ -179,7 +182,6 @@ public final class ModelSlots: @unchecked Sendable {
         try FileSystem.syncDirectory(dir)
         try Payload.extract(manifest, path: payloadPath, offset: payloadOffset, into: dir)
         try FileSystem.writeAtomically(headerBytes, to: dir + "/header.json")
-        return ServingModel(slot: slot, name: manifest.name, version: manifest.version, int8Path: dir + "/" + manifest.int8.name,
-                            floatPath: dir + "/" + manifest.float.name, framePaths: manifest.frames.map { dir + "/" + $0.name }, output: manifest.output)
+        return Self.serving(manifest, in: slot, directory: dir)
     }
 }

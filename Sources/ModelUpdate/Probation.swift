@@ -72,6 +72,16 @@ public struct Probation: Sendable {
     public var meanSQNR: Double? { shadows > 0 ? sqnrSum / Double(shadows) : nil }
     public var agreement: Double? { classified > 0 ? Double(agreements) / Double(classified) : nil }
 
+    /// The figures so far, for an event: `shadowed`, `sqnr_db`, `top1_agree` and the reference's.
+    public var figureValues: [String: Double] {
+        var figures = ["shadowed": Double(shadows)]
+        if let s = meanSQNR { figures["sqnr_db"] = s }
+        if let a = agreement { figures["top1_agree"] = a }
+        if let s = record.reference.sqnrDb { figures["reference_sqnr_db"] = s }
+        if let a = record.reference.agreement { figures["reference_top1_agree"] = a }
+        return figures
+    }
+
     /// The figures so far, one line.
     public var figures: String {
         var parts = ["\(shadows) shadowed frames"]

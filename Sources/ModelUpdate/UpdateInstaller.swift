@@ -84,6 +84,8 @@ public final class UpdateInstaller: @unchecked Sendable {
     public func prepare(headerBytes: [UInt8], payloadPath: String, payloadOffset: Int = 0) throws(UpdateRefusal) -> UpdateCandidate {
         let size = ((try? FileManager.default.attributesOfItem(atPath: payloadPath)[.size] as? Int) ?? 0) - payloadOffset
         let (manifest, signer) = try admit(headerBytes: headerBytes, payloadSize: size)
+        // Hashed here and again while extracting: a payload that does not match never touches the slots
+        // (nor makes the previous model's slot forgotten below).
         try Payload.verify(manifest, path: payloadPath, offset: payloadOffset, size: size)
         try checkPreprocessing(manifest)
         let slot = serving.slot == .a ? Slot.b : .a
@@ -137,7 +139,7 @@ public final class UpdateInstaller: @unchecked Sendable {
         guard let previous = record?.previous else {
             throw UpdateRefusal(.install, "nothing to roll back to: \(serving.name) version \(serving.version) (slot \(serving.slot.rawValue)) has no previous model")
         }
-        let (model, _) = try slots.model(in: previous)
+        let model = try slots.model(in: previous)
         return (model, try Self.load(model))
     }
 

@@ -68,7 +68,7 @@ public enum Daemon {
         let source = try configuration.frames.makeSource()
         var frameSink: (@Sendable (MQTTMessage) -> Void)?
         if let messages = source as? MessageFrameSource {
-            messages.expectedTensor = models.int8.inputs[0].type
+            messages.expectedTensor = input
             settings.frameTopic = configuration.frames.topic
             let refused = Mutex(0)
             frameSink = { message in
@@ -87,7 +87,7 @@ public enum Daemon {
 
         let reader = FrameReader(source: source, capacity: configuration.frames.queue)
         let raw = configuration.frames.source == .stdin || configuration.frames.source == .fifo ? configuration.frames.rawFormat : nil
-        let pipeline = try FramePipeline(reader: reader, preprocessing: configuration.preprocessing, input: models.int8.inputs[0].type, format: raw)
+        let pipeline = try FramePipeline(reader: reader, preprocessing: configuration.preprocessing, input: input, format: raw)
         let inference = InferenceService(monitor: monitor, pipeline: pipeline, buffer: buffer, control: control, publisher: publisher,
                                          notifier: notifier, watchdog: SystemdNotifier.watchdogInterval(environment: environment),
                                          model: model, logger: logger,
@@ -240,15 +240,14 @@ final class InferenceService: Service, @unchecked Sendable {
         await publisher.update(model: model, drift: monitor.state, sinceMs: timeMs)
     }
 
-    /// Acts on the probation's verdict: a pass is recorded, a failure rolls back (off the loop).
+    /// Acts on the probation's verdict (checked every frame, allocating only when it ends): a pass is
+    /// recorded, a failure rolls back (off the loop).
     func judgeProbation(timeMs: Int64) {
         guard let p = probation, let updates else { return }
-        var figures = ["shadowed": Double(p.shadows)]
-        if let s = p.meanSQNR { figures["sqnr_db"] = s }
-        if let a = p.agreement { figures["top1_agree"] = a }
-        if let s = p.record.reference.sqnrDb { figures["reference_sqnr_db"] = s }
-        if let a = p.record.reference.agreement { figures["reference_top1_agree"] = a }
-        switch p.verdict(nowMs: timeMs) {
+        let verdict = p.verdict(nowMs: timeMs)
+        guard verdict != .pending else { return }
+        let figures = p.figureValues
+        switch verdict {
         case .pending: return
         case let .passed(message):
             probation = nil

@@ -50,25 +50,6 @@ final class ModelSwitchboard: Sendable {
     }
 }
 
-/// What an update ended in: the reply's result and the event.
-public struct InstallOutcome: Sendable, Equatable {
-    public enum State: String, Sendable { case installed, refused }
-    public var state: State
-    public var name: String
-    public var version: Int
-    public var step: UpdateStep?
-    public var message: String
-    public var figures: CanaryFigures?
-
-    /// As a reply result.
-    public var json: JSONValue {
-        var o: [String: JSONValue] = ["state": .string(state.rawValue), "name": .string(name), "version": .number(Double(version)), "message": .string(message)]
-        if let step { o["step"] = .string(step.rawValue) }
-        if let figures, let v = try? JSONValue.encoding(figures) { o["canary"] = v }
-        return .object(o)
-    }
-}
-
 /// Runs admissions, installs and rollbacks one at a time.
 public actor UpdateCoordinator {
     let installer: UpdateInstaller
@@ -99,15 +80,15 @@ public actor UpdateCoordinator {
 
     /// A complete payload: checks, slot, canary, switch. Inference keeps running throughout; on a
     /// refusal the serving model is untouched.
-    public func install(headerBytes: [UInt8], payloadPath: String, payloadOffset: Int = 0) async -> InstallOutcome {
+    public func install(headerBytes: [UInt8], payloadPath: String, payloadOffset: Int = 0) async -> UpdateVerdict {
         while busy { try? await Task.sleep(for: .milliseconds(20)) }
         busy = true
         defer { busy = false }
         let before = installer.serving
         if let serving = installer.servingHeader, serving == headerBytes, let m = try? Manifest.decode(SignedHeader.decode(headerBytes).manifestBytes) {
             // This very bundle serves already (a restart between its install and its verdict).
-            return InstallOutcome(state: .installed, name: m.name, version: m.version, step: nil,
-                                  message: "\(m.name) version \(m.version) is already installed and serving (slot \(before.slot.rawValue))", figures: nil)
+            return .installed(details: Self.details(name: m.name, version: m.version,
+                                                    message: "\(m.name) version \(m.version) is already installed and serving (slot \(before.slot.rawValue))"))
         }
         do {
             let candidate = try installer.prepare(headerBytes: headerBytes, payloadPath: payloadPath, payloadOffset: payloadOffset)
@@ -127,17 +108,15 @@ public actor UpdateCoordinator {
             await recordEvent(MonitorEvent(kind: .modelInstalled, tsMs: clock(), cause: message,
                                            update: UpdateDetails(name: candidate.manifest.name, version: candidate.manifest.version,
                                                                  previousName: before.name, previousVersion: before.version, figures: figures)))
-            return InstallOutcome(state: .installed, name: candidate.manifest.name, version: candidate.manifest.version, step: nil,
-                                 message: message, figures: candidate.figures)
+            return .installed(details: Self.details(name: candidate.manifest.name, version: candidate.manifest.version, message: message,
+                                                    canary: candidate.figures))
         } catch let refusal as UpdateRefusal {
             await reject(refusal, header: headerBytes)
-            let manifest = try? SignedHeader.decode(headerBytes).manifestBytes
-            let m = manifest.flatMap { try? Manifest.decode($0) }
-            return InstallOutcome(state: .refused, name: m?.name ?? "?", version: m?.version ?? 0, step: refusal.step, message: refusal.description, figures: nil)
+            return .refused(refusal)
         } catch {
             let refusal = UpdateRefusal(.install, "\(error)")
             await reject(refusal, header: headerBytes)
-            return InstallOutcome(state: .refused, name: "?", version: 0, step: .install, message: refusal.description, figures: nil)
+            return .refused(refusal)
         }
     }
 
@@ -216,6 +195,13 @@ public actor UpdateCoordinator {
         do { try await buffer.record(windows: [], events: [event], baseline: nil) } catch {
             logger.error("event not stored", metadata: ["kind": "\(event.kind.rawValue)", "error": "\(error)"])
         }
+    }
+
+    /// An installed verdict's details (the reply's `details`).
+    static func details(name: String, version: Int, message: String, canary: CanaryFigures? = nil) -> JSONValue {
+        var o: [String: JSONValue] = ["name": .string(name), "version": .number(Double(version)), "message": .string(message)]
+        if let canary, let v = try? JSONValue.encoding(canary) { o["canary"] = v }
+        return .object(o)
     }
 
     static func figures(_ f: CanaryFigures) -> [String: Double] {

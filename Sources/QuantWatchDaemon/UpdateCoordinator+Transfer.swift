@@ -10,15 +10,6 @@ extension UpdateCoordinator: UpdateAdmission {
     }
 
     public func install(_ completed: CompletedTransfer) async -> UpdateVerdict {
-        let outcome = await install(headerBytes: completed.header, payloadPath: completed.payloadPath)
-        switch outcome.state {
-        case .installed:
-            return .installed(details: outcome.json)
-        case .refused:
-            let step = outcome.step ?? .install
-            // The outcome's message is the refusal's description ("step: reason").
-            let reason = outcome.message.hasPrefix(step.rawValue + ": ") ? String(outcome.message.dropFirst(step.rawValue.count + 2)) : outcome.message
-            return .refused(UpdateRefusal(step, reason))
-        }
+        await install(headerBytes: completed.header, payloadPath: completed.payloadPath)
     }
 }
