@@ -165,7 +165,7 @@ let package = Package(
         // Document shapes: envelope, top-level metric objects, timestamps.
         .testTarget(name: "DocumentsTests", dependencies: ["Documents", "Monitor", "QuantMetrics"]),
         // The pipeline on the fixtures: shadow scheduling, detection quality on the drift sets.
-        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "AllocationCounter"]),
+        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "ONNXImport", "FrameSources", "QuantMetrics", "QuantGraph", "AllocationCounter"]),
         // The recorder on a real store file: one commit per window, baselines, cap drops published.
         .testTarget(name: "ModelUpdateTests", dependencies: ["ModelUpdate", "Monitor", "ONNXImport", "ONNXProto", "FrameSources", "QuantGraph", "TestSupport"]),
         // The transfer over a real mosquitto (TestSupport) with the daemon's publisher, dispatcher and receiver.

@@ -68,9 +68,9 @@ public final class Evaluator {
 
     /// Runs both models over `frames` (each shaped like the models' single input) and builds the report.
     public func run(frames: [Tensor], labels: [Int]? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> EvaluationReport {
-        // Folded activations' floors are not saturation: their kernels skip counting the low side.
+        // Folded activations' floors and ceilings are not saturation: their kernels skip counting that side.
         var int8Options = int8.compileOptions
-        int8Options.activationFloors = Set(matches.filter(\.foldedActivation).map(\.int8Tensor))
+        int8Options.activationBounds = ModelPairing.activationBounds(matches)
         let int8Model = try int8.compile(int8Options)
         let floatModel = try reference.compile()
         guard int8Model.inputs.count == 1 else { throw ModelError("eval runs single-input models; \(int8URL.path) has \(int8Model.inputs.count) inputs") }
@@ -120,7 +120,7 @@ public final class Evaluator {
             outputs: zip(outputNames, outputAccumulators).map { EvaluationReport.Output(name: $0, summary: $1.summary) },
             accuracy: nil, layers: nil, unmatchedFloat: nil, unmatchedInt8: nil, sensitivity: [],
             sensitivityFrames: min(options.sensitivityFrames, frames.count), sensitivityBaselineSqnrDb: nil,
-            saturation: saturation(int8Model, activationFloors: Set(matches.filter(\.foldedActivation).map(\.int8Tensor))),
+            saturation: saturation(int8Model, activationBounds: ModelPairing.activationBounds(matches)),
             inputOutOfRange: inputOutOfRange(int8Model))
         if let labels, !labels.isEmpty {
             let n = min(labels.count, frames.count)
@@ -151,16 +151,16 @@ public final class Evaluator {
         return buffer
     }
 
-    /// Saturation per quantized tensor over the whole run. For tensors in `activationFloors` (the float
+    /// Saturation per quantized tensor over the whole run. For tensors in `activationBounds` (the float
     /// model applies a Relu/Clip there that the quantizer folded into the int8 tensor's range), values
-    /// below qmin are the activation's floor, not saturation, and are not reported.
-    func saturation(_ model: CompiledModel, activationFloors: Set<String>) -> [EvaluationReport.Saturation] {
+    /// below qmin (above qmax) are the activation's floor (ceiling), not saturation, and are not reported.
+    func saturation(_ model: CompiledModel, activationBounds: ActivationBounds) -> [EvaluationReport.Saturation] {
         model.counters.indices.compactMap { i in
             let info = model.counters[i], counts = model.saturationCounts(i)
             guard counts.total > 0, !isGraphInputQuantizer(model, info) else { return nil }
-            let low = activationFloors.contains(info.tensor) ? 0 : Double(counts.low) / Double(counts.total)
-            return EvaluationReport.Saturation(tensor: info.tensor, node: info.node.name,
-                                               high: Double(counts.high) / Double(counts.total), low: low)
+            let low = activationBounds.floors.contains(info.tensor) ? 0 : Double(counts.low) / Double(counts.total)
+            let high = activationBounds.ceilings.contains(info.tensor) ? 0 : Double(counts.high) / Double(counts.total)
+            return EvaluationReport.Saturation(tensor: info.tensor, node: info.node.name, high: high, low: low)
         }.sorted { $0.high + $0.low > $1.high + $1.low }
     }
 
@@ -170,7 +170,7 @@ public final class Evaluator {
 
     /// Over the whole run (the counters are not reset between frames).
     func inputOutOfRange(_ model: CompiledModel) -> Double? {
-        SaturationReader(model: model, activationFloors: []).read(model).inputOutOfRange
+        SaturationReader(model: model, activationBounds: ActivationBounds()).read(model).inputOutOfRange
     }
 }
 

@@ -137,8 +137,9 @@ final class LayerRunner {
             return EvaluationReport.Layer(
                 rank: 0, floatTensor: layer.pair.floatTensor, int8Tensor: layer.pair.int8Tensor, node: layer.node, opType: layer.opType,
                 accumulated: accumulated, local: local, rmseOverScale: (local ?? accumulated).rmseOverScaleMean,
-                saturationHigh: saturationByTensor[layer.pair.int8Tensor]?.high,
-                // Below the floor of a Relu/Clip the quantizer folded into this tensor is the activation, not saturation.
+                // Beyond the floor / ceiling of a Relu/Clip the quantizer folded into this tensor is the
+                // activation, not saturation.
+                saturationHigh: !layer.pair.foldedCeiling ? saturationByTensor[layer.pair.int8Tensor]?.high : nil,
                 saturationLow: !layer.pair.foldedActivation ? saturationByTensor[layer.pair.int8Tensor]?.low : nil,
                 weightSqnrDb: layer.weightSqnrDb, afterActivation: layer.pair.afterActivation)
         }

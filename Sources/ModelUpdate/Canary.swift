@@ -56,7 +56,7 @@ public struct CanaryFigures: Sendable, Equatable, Codable {
 public enum Canary {
     /// Runs both models of the pair on each frame (model inputs, float32) and compares them.
     public static func measure(_ models: MonitoredModels, frames: [[Float]]) -> CanaryFigures {
-        let reader = SaturationReader(model: models.int8, activationFloors: models.activationFloors)
+        let reader = SaturationReader(model: models.int8, activationBounds: models.activationBounds)
         let outputName = models.int8.outputs[models.int8Output].name
         var int8Out = [Float](repeating: 0, count: models.int8.outputs[models.int8Output].type.elementCount)
         var sqnr = 0.0, agree = 0, saturation = 0.0, count = 0

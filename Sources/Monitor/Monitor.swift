@@ -77,7 +77,7 @@ public final class Monitor {
         }
         self.models = models
         self.configuration = configuration
-        saturationReader = SaturationReader(model: models.int8, activationFloors: models.activationFloors)
+        saturationReader = SaturationReader(model: models.int8, activationBounds: models.activationBounds)
         scheduler = ShadowScheduler(policy: configuration.shadow)
         tracker = DriftTracker(settings: configuration.detectors, baseline: baseline)
         let labels = classes > 0 ? (configuration.classLabels ?? (0..<classes).map(String.init)) : []

@@ -5,12 +5,12 @@ import QuantGraph
 import QuantMetrics
 
 /// An int8 model, its float reference, and what pairing them tells: which int8 tensors hold a folded
-/// activation (their floor is not saturation), which output is compared.
+/// activation (its floor or ceiling is not saturation), which output is compared.
 public struct MonitoredModels: @unchecked Sendable {
     public let int8: CompiledModel
     public let float: CompiledModel
-    /// int8 tensors whose low saturation is a folded Relu / Clip floor.
-    public let activationFloors: Set<String>
+    /// int8 tensors whose low (high) end is a folded Relu / Clip floor (ceiling).
+    public let activationBounds: ActivationBounds
     /// The compared output: its index in each model.
     public let int8Output: Int, floatOutput: Int
     /// Classes of the compared output (its last axis) when it is a classifier, else nil.
@@ -25,19 +25,19 @@ public struct MonitoredModels: @unchecked Sendable {
         unfused.compile.fuseActivations = false
         let floatGraph = try ONNXModel.load(contentsOf: floatURL, options: unfused).graph
         let floatModel = try ONNXModel.load(contentsOf: floatURL)
-        let floors = ModelPairing.activationFloors(float: floatGraph, int8: int8Model.graph)
+        let bounds = ModelPairing.activationBounds(float: floatGraph, int8: int8Model.graph)
         var options = int8Model.compileOptions
         options.keep = Set(int8Model.graph.outputs.map { int8Model.graph[$0].name })
-        options.activationFloors = floors   // their kernels skip the low side (not saturation)
+        options.activationBounds = bounds   // their kernels skip that side (not saturation)
         let int8 = try int8Model.compile(options)
         let float = try floatModel.compile()
         return try MonitoredModels(int8: int8, float: float, int8Path: int8URL.path, floatPath: floatURL.path,
-                                   activationFloors: floors, output: output)
+                                   activationBounds: bounds, output: output)
     }
 
     /// Pairs two compiled models (the int8 model's outputs must be kept: `CompileOptions.keep`).
     public init(int8: CompiledModel, float: CompiledModel, int8Path: String = "int8 model", floatPath: String = "float model",
-                activationFloors: Set<String>, output: String? = nil) throws {
+                activationBounds: ActivationBounds, output: String? = nil) throws {
         guard int8.inputs.count == 1, float.inputs.count == 1 else {
             throw MonitorError("monitoring needs single-input models; \(int8Path) has \(int8.inputs.count) inputs, \(floatPath) \(float.inputs.count)")
         }
@@ -63,7 +63,7 @@ public struct MonitoredModels: @unchecked Sendable {
         }
         self.int8 = int8
         self.float = float
-        self.activationFloors = activationFloors
+        self.activationBounds = activationBounds
         int8Output = io
         floatOutput = fo
         let shape = float.outputs[fo].type.shape

@@ -41,14 +41,16 @@ public enum QuantizeLinear {
     public static func run<Y: QuantizedScalar>(
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Y>, scales: UnsafePointer<Float>,
         zeroPoints: UnsafePointer<Int32>, outer: Int, channels: Int, inner: Int,
-        counts: UnsafeMutablePointer<SaturationCounts>?
+        counts: UnsafeMutablePointer<SaturationCounts>?, countLow: Bool = true, countHigh: Bool = true
     ) {
         precondition(outer >= 0 && channels >= 0 && inner >= 0, "QuantizeLinear: negative dimension")
         let qmin = Y.quantizedMin, qmax = Y.quantizedMax
         let magic = SIMD8<Float>(repeating: roundingMagic)
         var lowCount = SIMD8<Int32>(), highCount = SIMD8<Int32>()
         var low = 0, high = 0
-        let counting = counts != nil
+        // A side that is a folded activation's floor or ceiling (`countLow` / `countHigh` false) is not
+        // compared: its count stays 0; the total still counts every element.
+        let countingLow = counts != nil && countLow, countingHigh = counts != nil && countHigh
         for outerIndex in 0..<outer {
             for channel in 0..<channels {
                 let scale = SIMD8<Float>(repeating: scales[channel])
@@ -67,10 +69,8 @@ public enum QuantizeLinear {
                 @inline(__always) func shifted(_ x: SIMD8<Float>) -> SIMD8<Float> {
                     var t = x / scale + magic
                     t.replace(with: magic, where: t .!= t)  // NaN → the zero point
-                    if counting {
-                        lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self)
-                        highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self)
-                    }
+                    if countingLow { lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self) }
+                    if countingHigh { highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self) }
                     for lane in 0..<8 {   // lane loop: vmaxps/vminps (t is not NaN here)
                         let value = t[lane]
                         t[lane] = value < lowerBound[lane] ? lowerBound[lane] : (value > upperBound[lane] ? upperBound[lane] : value)

@@ -4,30 +4,33 @@ import QuantGraph
 import QuantKernels
 
 /// Which counters of a `CompiledModel` mean what: the quantizers of graph inputs give
-/// `input_out_of_range`; every other counter is one int8 tensor's saturation, whose low side is not
-/// counted when the tensor holds a folded activation's output (its floor is the activation, not
-/// saturation; see `ModelPairing.activationFloors`).
+/// `input_out_of_range`; every other counter is one int8 tensor's saturation, whose low (high) side
+/// is not counted when the tensor's low (high) end is a folded activation's floor (ceiling): that is
+/// the activation, not saturation (see `ModelPairing.activationBounds`).
 public struct SaturationReader: Sendable {
     /// The int8 tensors whose saturation is reported, in counter order.
     public let tensors: [String]
     let tensorCounters: [Int]
-    let countsLow: [Bool]
+    let countsLow: [Bool], countsHigh: [Bool]
     let inputCounters: [Int]
 
-    public init(model: CompiledModel, activationFloors: Set<String>) {
-        var tensors: [String] = [], tensorCounters: [Int] = [], countsLow: [Bool] = [], inputCounters: [Int] = []
+    public init(model: CompiledModel, activationBounds: ActivationBounds) {
+        var tensors: [String] = [], tensorCounters: [Int] = [], inputCounters: [Int] = []
+        var countsLow: [Bool] = [], countsHigh: [Bool] = []
         for (i, info) in model.counters.enumerated() {
             if Self.isGraphInputQuantizer(model, info) {
                 inputCounters.append(i)
             } else {
                 tensors.append(info.tensor)
                 tensorCounters.append(i)
-                countsLow.append(!activationFloors.contains(info.tensor))
+                countsLow.append(!activationBounds.floors.contains(info.tensor))
+                countsHigh.append(!activationBounds.ceilings.contains(info.tensor))
             }
         }
         self.tensors = tensors
         self.tensorCounters = tensorCounters
         self.countsLow = countsLow
+        self.countsHigh = countsHigh
         self.inputCounters = inputCounters
     }
 
@@ -42,23 +45,26 @@ public struct SaturationReader: Sendable {
 
     /// Reads the counters accumulated since the model's last `resetCounters()` (one frame when the
     /// caller resets before each run). `perTensor` (count ≥ `tensors.count`) receives each tensor's
-    /// counts with the folded floors' low counts zeroed. No allocation (plain loops over buffers:
-    /// array iteration and optional chaining allocated once per call in unoptimised builds).
+    /// counts with the folded floors' low and ceilings' high counts zeroed. No allocation (plain loops
+    /// over buffers: array iteration and optional chaining allocated once per call in unoptimised builds).
     public func read(_ model: CompiledModel, perTensor: UnsafeMutableBufferPointer<SaturationCounts>) -> FrameSaturation {
         var result = FrameSaturation()
         tensorCounters.withUnsafeBufferPointer { counters in
             countsLow.withUnsafeBufferPointer { low in
-                var j = 0
-                while j < counters.count {
-                    var c = model.saturationCounts(counters[j])
-                    if !low[j] { c.low = 0 }
-                    if j < perTensor.count { perTensor[j] = c }
-                    let fraction = c.total > 0 ? Double(c.high + c.low) / Double(c.total) : 0
-                    if fraction > result.max {
-                        result.max = fraction
-                        result.maxTensor = j
+                countsHigh.withUnsafeBufferPointer { high in
+                    var j = 0
+                    while j < counters.count {
+                        var c = model.saturationCounts(counters[j])
+                        if !low[j] { c.low = 0 }
+                        if !high[j] { c.high = 0 }
+                        if j < perTensor.count { perTensor[j] = c }
+                        let fraction = c.total > 0 ? Double(c.high + c.low) / Double(c.total) : 0
+                        if fraction > result.max {
+                            result.max = fraction
+                            result.maxTensor = j
+                        }
+                        j += 1
                     }
-                    j += 1
                 }
             }
         }

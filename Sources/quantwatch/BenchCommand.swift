@@ -82,7 +82,7 @@ struct BenchCommand: ParsableCommand {
             unfused.compile.foldBatchNormalization = false
             unfused.compile.fuseActivations = false
             let floatGraph = try ONNXModel.load(contentsOf: URL(fileURLWithPath: reference), options: unfused).graph
-            options.activationFloors = ModelPairing.activationFloors(float: floatGraph, int8: loaded.graph)
+            options.activationBounds = ModelPairing.activationBounds(float: floatGraph, int8: loaded.graph)
         }
         let compiled = try loaded.compile(options)
         let planEnd = clock.now
@@ -146,7 +146,8 @@ struct BenchCommand: ParsableCommand {
             frames: frameCount,
             framesSource: frames ?? "zeros",
             counters: !noCounters,
-            activationFloors: options.activationFloors.count,
+            activationFloors: options.activationBounds.floors.count,
+            activationCeilings: options.activationBounds.ceilings.count,
             int8Kernels: portableKernels || Conv2DInt8.vnniSupport == 0 ? "portable" : "vnni",
             warmup: warmup,
             iterations: iterations,
@@ -181,6 +182,7 @@ struct BenchReport: Encodable {
     var framesSource: String
     var counters: Bool
     var activationFloors: Int
+    var activationCeilings: Int
     var int8Kernels: String
     var warmup: Int
     var iterations: Int
@@ -200,6 +202,7 @@ struct BenchReport: Encodable {
         case model, input, frames, counters, warmup, iterations, steps, allocations
         case framesSource = "frames_source"
         case activationFloors = "activation_floors"
+        case activationCeilings = "activation_ceilings"
         case int8Kernels = "int8_kernels"
         case loadMilliseconds = "load_ms"
         case planMilliseconds = "plan_ms"
@@ -221,7 +224,8 @@ struct BenchReport: Encodable {
             "frames       \(frames) (\(framesSource))",
             "load + plan  \(String(format: "%.1f ms + %.1f ms", loadMilliseconds, planMilliseconds)), \(steps) steps",
             "runs         \(warmup) warm-up, \(iterations) timed, saturation counters \(counters ? "on" : "off")"
-                + (activationFloors > 0 ? " (\(activationFloors) activation floors not counted)" : ""),
+                + (activationFloors + activationCeilings > 0
+                    ? " (\(activationFloors) activation floors, \(activationCeilings) ceilings not counted)" : ""),
             "latency ms   p50 \(ms(latency.p50))  p95 \(ms(latency.p95))  p99 \(ms(latency.p99))  max \(ms(latency.max))  mean \(ms(latency.mean))",
             "throughput   \(String(format: "%.1f", framesPerSecond)) frames/s (one thread, one frame at a time)",
             "memory       peak RSS \(ByteFormatting.string(peakRSSBytes)), RSS now \(ByteFormatting.string(rssBytes)), "

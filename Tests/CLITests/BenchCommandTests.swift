@@ -5,7 +5,7 @@ import Testing
 /// only the report's shape, its internal order and the allocation count are checked.
 @Suite struct BenchCommandTests {
     static let keys = [
-        "model", "input", "frames", "frames_source", "counters", "activation_floors", "int8_kernels", "warmup", "iterations", "load_ms", "plan_ms", "latency_ms",
+        "model", "input", "frames", "frames_source", "counters", "activation_floors", "activation_ceilings", "int8_kernels", "warmup", "iterations", "load_ms", "plan_ms", "latency_ms",
         "frames_per_second", "peak_rss_bytes", "rss_bytes", "arena_bytes", "scratch_bytes", "steps",
         "allocations", "allocations_per_inference",
     ]
@@ -92,7 +92,7 @@ import Testing
     }
 
     /// --no-counters plans the model without saturation counters (the counter-cost benchmark);
-    /// --reference takes the float model's folded activations as floors, as `run` and `eval` do.
+    /// --reference takes the float model's folded activations' floors and ceilings, as `run` and `eval` do.
     @Test func countersCanBeTurnedOffAndFloorsComeFromTheReference() throws {
         let model = CLIRun.fixture("patches/model.int8.qop.onnx"), frames = CLIRun.fixture("patches/tensors")
         let on = try Self.report(CLIRun("bench", "--model", model, "--frames", frames, "--iterations", "3", "--warmup", "1", "--json"))
@@ -104,7 +104,9 @@ import Testing
         #expect(off["allocations"] as? Int == 0)
         let floors = try Self.report(CLIRun("bench", "--model", model, "--frames", frames, "--iterations", "3", "--warmup", "1",
                                             "--reference", CLIRun.fixture("patches/model.fp32.onnx"), "--json"))
-        #expect((floors["activation_floors"] as? Int ?? 0) > 0)
+        #expect(floors["activation_floors"] as? Int == 12)
+        #expect(floors["activation_ceilings"] as? Int == 11)
+        #expect(on["activation_ceilings"] as? Int == 0)
         let portable = try Self.report(CLIRun("bench", "--model", model, "--frames", frames, "--iterations", "3", "--warmup", "1",
                                               "--portable-kernels", "--json"))
         #expect(portable["int8_kernels"] as? String == "portable")

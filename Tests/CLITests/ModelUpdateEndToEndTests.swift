@@ -241,10 +241,15 @@ import TestSupport
         }
         let configured = ServingModel(slot: .configured, name: "patches", version: 1, int8Path: "\(patches)/model.int8.qop.onnx",
                                       floatPath: "\(patches)/model.fp32.onnx")
-        // How long an uninterrupted install takes here: the kills land across it.
-        let started = Date()
-        #expect(try CLIRun("bundle", "install", "--config", dir + "/quantwatch.toml", bundles[0].path).status == 0)
-        let duration = Date().timeIntervalSince(started)
+        // How long an uninterrupted install takes here: the kills land across it. The shortest of three
+        // (the first also pays for cold caches; one slow run under a loaded machine would put most
+        // kills after the install ended). The last leaves version 2 serving.
+        var duration = Double.infinity
+        for bundle in [bundles[0], bundles[1], bundles[0]] {
+            let started = Date()
+            #expect(try CLIRun("bundle", "install", "--config", dir + "/quantwatch.toml", bundle.path).status == 0)
+            duration = min(duration, Date().timeIntervalSince(started))
+        }
         var generator = SplitMix64(seed: 7)
         var serving = 2, killed = 0, completed = 0, midWrite = 0
         for round in 0..<24 {

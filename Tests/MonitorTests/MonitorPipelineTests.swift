@@ -2,6 +2,7 @@ import AllocationCounter
 import Foundation
 import Monitor
 import ONNXImport
+import QuantGraph
 import QuantMetrics
 import Testing
 
@@ -59,22 +60,27 @@ import Testing
         // patches: every expand/depthwise output is uint8 with zero point 0 (ReLU6 folded by the
         // quantizer); below-zero values there are the ReLU's floor.
         let models = try MonitorFixtures.models("patches", "int8.qop")
-        #expect(models.activationFloors.contains("/blocks.0/expand/bn/BatchNormalization_output_0_quantized"))
+        #expect(models.activationBounds.floors.contains("/blocks.0/expand/bn/BatchNormalization_output_0_quantized"))
         let frames = try MonitorFixtures.frames("patches", "heldout", input: models.int8.inputs[0].type)
-        let reader = SaturationReader(model: models.int8, activationFloors: models.activationFloors)
+        let reader = SaturationReader(model: models.int8, activationBounds: models.activationBounds)
         frames[0].withUnsafeBytes { models.int8.inputBuffer(0).copyMemory(from: $0) }
         models.int8.resetCounters()
         models.int8.run()
         let counted = reader.read(models.int8)
         // The pair is planned with its floors: those tensors' kernels do not even count the low side.
-        for (i, info) in models.int8.counters.enumerated() where models.activationFloors.contains(info.tensor) {
+        for (i, info) in models.int8.counters.enumerated() where models.activationBounds.floors.contains(info.tensor) {
             #expect(models.int8.saturationCounts(i).low == 0, "\(info.tensor)")
+        }
+        // Nor the high side of those whose Relu6 ceiling (6) is the int8 range's end (scale 6/255).
+        #expect(models.activationBounds.ceilings.contains("/blocks.0/expand/bn/BatchNormalization_output_0_quantized"))
+        for (i, info) in models.int8.counters.enumerated() where models.activationBounds.ceilings.contains(info.tensor) {
+            #expect(models.int8.saturationCounts(i).high == 0, "\(info.tensor)")
         }
         // Planned without the floors, ReLU's negatives look like massive low saturation.
         let plain = try ONNXModel.load(contentsOf: MonitorFixtures.url("patches/model.int8.qop.onnx")).compile()
         frames[0].withUnsafeBytes { plain.inputBuffer(0).copyMemory(from: $0) }
         plain.run()
-        #expect(SaturationReader(model: plain, activationFloors: []).read(plain).max > 0.2)
+        #expect(SaturationReader(model: plain, activationBounds: ActivationBounds()).read(plain).max > 0.2)
         // What remains is real: the uint8 softmax output, whose top probability (≈ 1) rounds to 256.
         #expect(reader.tensors[counted.maxTensor] == "probabilities_quantized")
         #expect(counted.max == 0.125)
@@ -84,9 +90,9 @@ import Testing
     @Test func reluRemovedByTheQDQQuantizerIsAFloorToo() throws {
         // digits QDQ: onnxruntime removed Relu and named the Conv's int8 output after it, zero point −128.
         let models = try MonitorFixtures.models("digits", "int8.qdq")
-        #expect(models.activationFloors.contains("/relu1/Relu_output_0_QuantizeLinear_Output"))
+        #expect(models.activationBounds.floors.contains("/relu1/Relu_output_0_QuantizeLinear_Output"))
         let frames = try MonitorFixtures.frames("digits", "heldout", input: models.int8.inputs[0].type)
-        let reader = SaturationReader(model: models.int8, activationFloors: models.activationFloors)
+        let reader = SaturationReader(model: models.int8, activationBounds: models.activationBounds)
         var worst = 0.0
         for frame in frames.prefix(50) {
             frame.withUnsafeBytes { models.int8.inputBuffer(0).copyMemory(from: $0) }

@@ -18,13 +18,31 @@ public struct CompileOptions: Sendable {
     /// Whether the int8 kernels count saturation and input_out_of_range (METRICS.md). Off only to
     /// measure what the counters cost (`quantwatch bench --no-counters`): the counters then stay 0.
     public var saturationCounters = true
-    /// Quantized tensors whose values below qmin are a folded Relu / Clip's floor, not saturation
-    /// (METRICS.md; `ModelPairing.activationFloors` finds them against the float reference). The
-    /// convolution and matrix-multiply kernels writing them skip counting that side, one compare per
-    /// 16 outputs less (its count stays 0; readers ignore it for these tensors anyway).
-    public var activationFloors: Set<String> = []
+    /// Quantized tensors whose range ends are a folded Relu / Clip's own bounds, not saturation
+    /// (`ModelPairing.activationBounds` finds them against the float reference). The convolution and
+    /// matrix-multiply kernels writing them skip counting that side (its count stays 0; readers
+    /// ignore it for these tensors anyway).
+    public var activationBounds = ActivationBounds()
 
     public init() {}
+}
+
+/// The int8 tensors whose low or high end is an activation the quantizer folded into their range:
+/// onnxruntime drops a Relu / Clip after a quantized op and gives its output the activation's range,
+/// so only the float reference still shows the activation. As for an activation fused here
+/// (`Requantization.make`, the rule in Requantize.swift), values beyond such a bound are the
+/// activation's own clamp, which the float model applies too, not saturation (METRICS.md).
+public struct ActivationBounds: Sendable, Equatable {
+    /// Tensors whose values below qmin are a folded Relu / Clip floor.
+    public var floors: Set<String>
+    /// Tensors whose values above qmax are a folded Clip's ceiling: it maps to qmax or below, so
+    /// everything the int8 tensor clamps at qmax the float model clips too.
+    public var ceilings: Set<String>
+
+    public init(floors: Set<String> = [], ceilings: Set<String> = []) {
+        self.floors = floors
+        self.ceilings = ceilings
+    }
 }
 
 extension Graph {
@@ -118,7 +136,8 @@ public final class CompiledModel: @unchecked Sendable {
                 counters: counterBase + counterInfos.count,
                 int8Acceleration: options.int8Acceleration,
                 countsSaturation: options.saturationCounters,
-                countsLowSaturation: !node.outputs.contains { options.activationFloors.contains(graph[$0].name) }
+                countsLowSaturation: !node.outputs.contains { options.activationBounds.floors.contains(graph[$0].name) },
+                countsHighSaturation: !node.outputs.contains { options.activationBounds.ceilings.contains(graph[$0].name) }
             )
             for i in 0..<node.op.counterCount {
                 counterInfos.append(CounterInfo(tensor: graph[node.outputs[min(i, node.outputs.count - 1)]].name, node: node.info))

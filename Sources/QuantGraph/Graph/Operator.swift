@@ -40,14 +40,14 @@ public struct StepBinding: @unchecked Sendable {
     public var int8Acceleration: Conv2DInt8.Int8Acceleration
     /// Whether the step counts saturation (`CompileOptions.saturationCounters`).
     public var countsSaturation: Bool
-    /// False when the step's output is an activation floor (`CompileOptions.activationFloors`):
-    /// kernels that can skip the low side do.
-    public var countsLowSaturation: Bool
+    /// False when the step's output ends in an activation floor / ceiling
+    /// (`CompileOptions.activationBounds`): kernels that can skip that side do.
+    public var countsLowSaturation: Bool, countsHighSaturation: Bool
 
     public init(inputs: [BoundValue?], outputs: [BoundValue], scratch: UnsafeMutableRawPointer,
                 counters: UnsafeMutablePointer<SaturationCounts>,
                 int8Acceleration: Conv2DInt8.Int8Acceleration = .automatic, countsSaturation: Bool = true,
-                countsLowSaturation: Bool = true) {
+                countsLowSaturation: Bool = true, countsHighSaturation: Bool = true) {
         self.inputs = inputs
         self.outputs = outputs
         self.scratch = scratch
@@ -55,6 +55,7 @@ public struct StepBinding: @unchecked Sendable {
         self.int8Acceleration = int8Acceleration
         self.countsSaturation = countsSaturation
         self.countsLowSaturation = countsLowSaturation
+        self.countsHighSaturation = countsHighSaturation
     }
 
     /// `counters` for kernels that take optional counts: nil when the step does not count.

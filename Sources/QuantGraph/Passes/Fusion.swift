@@ -38,6 +38,13 @@ extension Graph {
         nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
 
+    /// The clamp a Relu or a Clip with constant bounds applies; nil for any other node.
+    public func activationClamp(_ node: Node) -> FloatClamp? {
+        if let unary = node.op as? UnaryOperator { return unary.asClamp }
+        if let clip = node.op as? ClipOperator { return clip.constantClamp(operands(of: node)) }
+        return nil
+    }
+
     /// Fuses Relu and Clip (bounds known at load) into the epilogue of the Conv, Gemm, MatMul or
     /// float Add/Sub/Mul/Div that feeds them, when nothing else reads the pre-activation tensor.
     public mutating func fuseActivations(keeping keep: Set<String> = []) throws {
@@ -45,11 +52,7 @@ extension Graph {
         let uses = useCounts()
         var removed = Set<Int>()
         for (n, node) in nodes.enumerated() {
-            let clamp: FloatClamp?
-            if let unary = node.op as? UnaryOperator { clamp = unary.asClamp }
-            else if let clip = node.op as? ClipOperator { clamp = clip.constantClamp(operands(of: node)) }
-            else { clamp = nil }
-            guard let clamp, let x = node.inputs[0], let p = producer[x.index], !removed.contains(p),
+            guard let clamp = activationClamp(node), let x = node.inputs[0], let p = producer[x.index], !removed.contains(p),
                   uses[x.index] == 1, !outputs.contains(x), !keep.contains(values[x.index].name),
                   values[x.index].type?.dataType == .float32
             else { continue }

@@ -50,10 +50,7 @@ extension Graph {
         func outputQuantizer(_ id: ValueID) -> (quantize: Int, activation: Int?, clamp: FloatClamp)? {
             guard let c = soleConsumer(id) else { return nil }
             if nodes[c].op is QuantizeLinearOperator { return (c, nil, .none) }
-            var clamp: FloatClamp?
-            if let unary = nodes[c].op as? UnaryOperator { clamp = unary.asClamp }
-            if let clip = nodes[c].op as? ClipOperator { clamp = clip.constantClamp(operands(of: nodes[c])) }
-            guard let clamp, let next = soleConsumer(nodes[c].outputs[0]), nodes[next].op is QuantizeLinearOperator else { return nil }
+            guard let clamp = activationClamp(nodes[c]), let next = soleConsumer(nodes[c].outputs[0]), nodes[next].op is QuantizeLinearOperator else { return nil }
             return (next, c, clamp)
         }
         /// The output quantizer of a node that may be fused: not feeding a shared DequantizeLinear.

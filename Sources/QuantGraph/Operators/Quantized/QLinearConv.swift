@@ -80,6 +80,7 @@ public struct QLinearConvOperator: Operator {
                                                      outputScale: p.y.scale, activation: activation)
             if !b.countsSaturation { requantization.countLow = false; requantization.countHigh = false }
             if !b.countsLowSaturation { requantization.countLow = false }
+            if !b.countsHighSaturation { requantization.countHigh = false }
             let x = UnsafePointer(b.input(0).typed(X.self)), y = b.outputs[0].typed(Y.self)
             return {
                 Conv2DInt8.run(input: x, inputZero: xZero, packed: packed, bias: bias, output: y, geometry: geometry,

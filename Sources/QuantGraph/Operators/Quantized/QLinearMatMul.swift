@@ -91,6 +91,7 @@ public struct QLinearMatMulOperator: Operator {
                                                      outputScale: p.y.scale, activation: activation)
             if !bd.countsSaturation { requantization.countLow = false; requantization.countHigh = false }
             if !bd.countsLowSaturation { requantization.countLow = false }
+            if !bd.countsHighSaturation { requantization.countHigh = false }
             let a = UnsafePointer(bd.input(0).typed(A.self)), y = bd.outputs[0].typed(Y.self)
             return {
                 for i in batches.indices {  // index loop: no iterator allocation in debug builds

@@ -40,11 +40,13 @@ public struct QuantizeLinearOperator: Operator {
         let (outer, channels, inner) = try p.layout(b.input(0).type.shape)
         let scales = FloatBuffer(p.scales), zeros = Int32Buffer(p.zeroPoints)
         let x = UnsafePointer(b.input(0).floats()), counts = b.saturationCounters
+        let countLow = b.countsLowSaturation, countHigh = b.countsHighSaturation
         func step<Y: QuantizedScalar>(_: Y.Type) -> Step {
             let y = b.outputs[0].typed(Y.self)
             return {
                 QuantizeLinear.run(input: x, output: y, scales: scales.pointer, zeroPoints: zeros.pointer,
-                                   outer: outer, channels: channels, inner: inner, counts: counts)
+                                   outer: outer, channels: channels, inner: inner, counts: counts,
+                                   countLow: countLow, countHigh: countHigh)
             }
         }
         switch p.dataType {
