@@ -20,12 +20,8 @@ public struct MonitoredModels: @unchecked Sendable {
     /// an output of the same name and element count.
     public static func load(int8 int8URL: URL, float floatURL: URL, output: String? = nil) throws -> MonitoredModels {
         let int8Model = try ONNXModel.load(contentsOf: int8URL)
-        var unfused = ImportOptions()
-        unfused.compile.foldBatchNormalization = false
-        unfused.compile.fuseActivations = false
-        let floatGraph = try ONNXModel.load(contentsOf: floatURL, options: unfused).graph
         let floatModel = try ONNXModel.load(contentsOf: floatURL)
-        let bounds = ModelPairing.activationBounds(float: floatGraph, int8: int8Model.graph)
+        let bounds = try activationBounds(int8: int8Model.graph, reference: floatURL)
         var options = int8Model.compileOptions
         options.keep = Set(int8Model.graph.outputs.map { int8Model.graph[$0].name })
         options.activationBounds = bounds   // their kernels skip that side (not saturation)
@@ -33,6 +29,17 @@ public struct MonitoredModels: @unchecked Sendable {
         let float = try floatModel.compile()
         return try MonitoredModels(int8: int8, float: float, int8Path: int8URL.path, floatPath: floatURL.path,
                                    activationBounds: bounds, output: output)
+    }
+
+    /// The int8 tensors of `int8` whose floor or ceiling is an activation the quantizer folded, found
+    /// against the float model at `reference` loaded unfused (every exported tensor name kept), as
+    /// `run`, `eval` and `bench --reference` plan an int8 model (`ModelPairing.activationBounds`).
+    public static func activationBounds(int8: Graph, reference: URL) throws -> ActivationBounds {
+        var unfused = ImportOptions()
+        unfused.compile.foldBatchNormalization = false
+        unfused.compile.fuseActivations = false
+        let floatGraph = try ONNXModel.load(contentsOf: reference, options: unfused).graph
+        return ModelPairing.activationBounds(float: floatGraph, int8: int8)
     }
 
     /// Pairs two compiled models (the int8 model's outputs must be kept: `CompileOptions.keep`).

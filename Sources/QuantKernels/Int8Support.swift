@@ -146,6 +146,25 @@ struct SaturationTally {
         return r
     }
 
+    /// Two-pass counting, for kernels that can compute a span's values again (their output does not
+    /// overwrite an operand): the first pass keeps each lane's extremes of the counted sides
+    /// (`SpanExtremes`, a vpminsd / vpmaxsd per counted side and 8 lanes instead of a compare and a
+    /// subtract) and stores `clamp(v)`; only when an extreme crossed qmin / qmax does the caller run
+    /// `count` over the span's vectors again. Saturation is the exception, so the second pass is too.
+    @inline(__always)
+    func clamp(_ v: SIMD8<Int32>) -> SIMD8<Int32> {
+        var r = v
+        for lane in 0..<8 { r[lane] = Swift.min(Swift.max(v[lane], lower[lane]), upper[lane]) }
+        return r
+    }
+
+    /// Counts 8 values of the second pass (no clamp, nothing stored).
+    @inline(__always)
+    mutating func count(_ v: SIMD8<Int32>) {
+        if countLow { low &-= unsafeBitCast(v .< qmin, to: SIMD8<Int32>.self) }
+        if countHigh { high &-= unsafeBitCast(v .> qmax, to: SIMD8<Int32>.self) }
+    }
+
     /// Counts one value (tails) and returns it clamped.
     @inline(__always)
     mutating func apply(_ v: Int32) -> Int32 {
@@ -166,6 +185,29 @@ struct SaturationTally {
         counts.pointee.low += l
         counts.pointee.high += h
         counts.pointee.total += written
+    }
+}
+
+/// Per-lane extremes of a span's values, for `SaturationTally`'s two-pass counting. Lane loops
+/// (vpminsd / vpmaxsd): the generic `pointwiseMin` and `any` are outlined calls.
+struct SpanExtremes {
+    var smallest = SIMD8<Int32>(repeating: .max), largest = SIMD8<Int32>(repeating: .min)
+
+    @inline(__always)
+    mutating func add(_ v: SIMD8<Int32>, low: Bool, high: Bool) {
+        if low { for lane in 0..<8 { smallest[lane] = Swift.min(smallest[lane], v[lane]) } }
+        if high { for lane in 0..<8 { largest[lane] = Swift.max(largest[lane], v[lane]) } }
+    }
+
+    /// Whether a lane lay below `tally`'s qmin or above its qmax, on a side it counts.
+    @inline(__always)
+    func crossed(_ tally: SaturationTally) -> Bool {
+        var result = false
+        for lane in 0..<8 {
+            if tally.countLow && smallest[lane] < tally.clamp.qmin { result = true }
+            if tally.countHigh && largest[lane] > tally.clamp.qmax { result = true }
+        }
+        return result
     }
 }
 

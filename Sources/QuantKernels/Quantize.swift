@@ -64,24 +64,52 @@ public enum QuantizeLinear {
                 let base = (outerIndex * channels + channel) * inner
                 let source = input + base, destination = output + base
                 var i = 0
-                // 16 lanes per step as two independent 8-lane halves (two divisions in flight; vdivps ymm,
-                // NEON fdiv): whole-vector compares, min/max clamps, one narrowing store for 8-bit outputs.
-                @inline(__always) func shifted(_ x: SIMD8<Float>) -> SIMD8<Float> {
+                // Counting keeps each lane's smallest and largest t (one vminps / vmaxps per counted side
+                // and 8 lanes, against a compare and a subtract): a channel whose extremes stay inside the
+                // thresholds has no count to add; one that crossed is counted exactly by `recount`, a
+                // second pass over its vector part (rare: out-of-range input is what it measures).
+                var tMin = SIMD8<Float>(repeating: .infinity), tMax = SIMD8<Float>(repeating: -.infinity)
+                @inline(__always) func unclamped(_ x: SIMD8<Float>) -> SIMD8<Float> {
                     var t = x / scale + magic
                     t.replace(with: magic, where: t .!= t)  // NaN → the zero point
-                    if countingLow { lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self) }
-                    if countingHigh { highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self) }
-                    for lane in 0..<8 {   // lane loop: vmaxps/vminps (t is not NaN here)
-                        let value = t[lane]
-                        t[lane] = value < lowerBound[lane] ? lowerBound[lane] : (value > upperBound[lane] ? upperBound[lane] : value)
-                    }
                     return t
                 }
+                // 16 lanes per step as two independent 8-lane halves (two divisions in flight; vdivps ymm,
+                // NEON fdiv): min/max clamps, one narrowing store for 8-bit outputs.
+                @inline(__always) func clamped(_ t: SIMD8<Float>) -> SIMD8<Float> {
+                    var r = t
+                    for lane in 0..<8 {   // lane loops: vmaxps/vminps (t is not NaN here)
+                        let value = t[lane]
+                        r[lane] = value < lowerBound[lane] ? lowerBound[lane] : (value > upperBound[lane] ? upperBound[lane] : value)
+                    }
+                    return r
+                }
+                @inline(__always) func smaller(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+                    var r = a
+                    for lane in 0..<8 { r[lane] = b[lane] < a[lane] ? b[lane] : a[lane] }
+                    return r
+                }
+                @inline(__always) func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+                    var r = a
+                    for lane in 0..<8 { r[lane] = b[lane] > a[lane] ? b[lane] : a[lane] }
+                    return r
+                }
+                @inline(__always) func recount(_ end: Int) {
+                    var j = 0
+                    while j + 8 <= end {
+                        let t = unclamped(UnsafeRawPointer(source + j).loadUnaligned(as: SIMD8<Float>.self))
+                        if countingLow { lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self) }
+                        if countingHigh { highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self) }
+                        j += 8
+                    }
+                }
                 while i + 16 <= inner {
-                    let t0 = shifted(UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self))
-                    let t1 = shifted(UnsafeRawPointer(source + i + 8).loadUnaligned(as: SIMD8<Float>.self))
-                    let q0 = unsafeBitCast(t0, to: SIMD8<Int32>.self) &- offset
-                    let q1 = unsafeBitCast(t1, to: SIMD8<Int32>.self) &- offset
+                    let u0 = unclamped(UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self))
+                    let u1 = unclamped(UnsafeRawPointer(source + i + 8).loadUnaligned(as: SIMD8<Float>.self))
+                    if countingLow { tMin = smaller(tMin, smaller(u0, u1)) }
+                    if countingHigh { tMax = larger(tMax, larger(u0, u1)) }
+                    let q0 = unsafeBitCast(clamped(u0), to: SIMD8<Int32>.self) &- offset
+                    let q1 = unsafeBitCast(clamped(u1), to: SIMD8<Int32>.self) &- offset
                     if Y.bitWidth == 8 {
                         let bytes = SIMD16<UInt8>(truncatingIfNeeded: SIMD16<Int32>(lowHalf: q0, highHalf: q1))
                         UnsafeMutableRawPointer(destination + i).storeBytes(of: bytes, as: SIMD16<UInt8>.self)
@@ -92,14 +120,19 @@ public enum QuantizeLinear {
                     i += 16
                 }
                 while i + 8 <= inner {
-                    let t = shifted(UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self))
-                    storeNarrowed8(unsafeBitCast(t, to: SIMD8<Int32>.self) &- offset, destination + i)
+                    let u = unclamped(UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self))
+                    if countingLow { tMin = smaller(tMin, u) }
+                    if countingHigh { tMax = larger(tMax, u) }
+                    storeNarrowed8(unsafeBitCast(clamped(u), to: SIMD8<Int32>.self) &- offset, destination + i)
                     i += 8
+                }
+                if (countingLow && any(tMin .< lowThreshold)) || (countingHigh && any(tMax .> highThreshold)) {
+                    recount(i)
                 }
                 while i < inner {
                     let q = Int64(roundHalfEvenToInt32(source[i] / scales[channel])) + Int64(zero)
-                    if q < Int64(qmin) { low += 1 }
-                    if q > Int64(qmax) { high += 1 }
+                    if countingLow && q < Int64(qmin) { low += 1 }
+                    if countingHigh && q > Int64(qmax) { high += 1 }
                     destination[i] = Y(truncatingIfNeeded: min(max(q, Int64(qmin)), Int64(qmax)))
                     i += 1
                 }

@@ -2,6 +2,7 @@ import AllocationCounter
 import ArgumentParser
 import FrameSources
 import Foundation
+import Monitor
 import ONNXImport
 import QuantGraph
 import QuantKernels
@@ -77,12 +78,7 @@ struct BenchCommand: ParsableCommand {
         options.saturationCounters = !noCounters
         if portableKernels { options.int8Acceleration = .portable }
         if let reference {
-            // As `run` and `eval` pair the models (MonitoredModels, Evaluator): the unfused reference.
-            var unfused = ImportOptions()
-            unfused.compile.foldBatchNormalization = false
-            unfused.compile.fuseActivations = false
-            let floatGraph = try ONNXModel.load(contentsOf: URL(fileURLWithPath: reference), options: unfused).graph
-            options.activationBounds = ModelPairing.activationBounds(float: floatGraph, int8: loaded.graph)
+            options.activationBounds = try MonitoredModels.activationBounds(int8: loaded.graph, reference: URL(fileURLWithPath: reference))
         }
         let compiled = try loaded.compile(options)
         let planEnd = clock.now

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FrameSources
 import Foundation
+import Monitor
 import ONNXImport
 import QuantGraph
 
@@ -29,6 +30,8 @@ struct InferCommand: ParsableCommand {
     var profile = false
     @Flag(name: .customLong("no-counters"), help: "Plan the model without saturation counters (with --profile: what they cost per step).")
     var noCounters = false
+    @Option(name: .long, help: ArgumentHelp("The int8 model's float original: plan it as run and eval do (folded activations' floors and ceilings not counted).", valueName: "FLOAT.onnx"))
+    var reference: String?
 
     func validate() throws {
         guard !input.isEmpty else { throw ValidationError("give at least one --input [NAME=]FILE") }
@@ -51,6 +54,9 @@ struct InferCommand: ParsableCommand {
             let loaded = try ONNXModel.load(contentsOf: modelURL, options: options)
             var compileOptions = loaded.compileOptions
             compileOptions.saturationCounters = !noCounters
+            if let reference {
+                compileOptions.activationBounds = try MonitoredModels.activationBounds(int8: loaded.graph, reference: URL(fileURLWithPath: reference))
+            }
             let compiled = try loaded.compile(compileOptions)
             let assignments = try assignInputs(compiled)
             for (index, tensor, file) in assignments {
@@ -80,7 +86,12 @@ struct InferCommand: ParsableCommand {
             if self.repeat > 1 {
                 print(String(format: "mean latency %.3f ms over %d runs", milliseconds(elapsed) / Double(self.repeat), self.repeat))
             }
-            if profile { print(StepProfile.measure(compiled, runs: self.repeat)) }
+            if profile {
+                let bounds = compileOptions.activationBounds
+                print("saturation counters \(noCounters ? "off" : "on")" + (bounds.floors.isEmpty && bounds.ceilings.isEmpty ? ""
+                    : " (\(bounds.floors.count) activation floors, \(bounds.ceilings.count) ceilings not counted)"))
+                print(StepProfile.measure(compiled, runs: self.repeat))
+            }
         }
     }
 

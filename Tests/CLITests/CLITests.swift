@@ -136,6 +136,19 @@ struct CLIRun {
         #expect(run.stdout.contains("profile: 5 steps"), "\(run.stdout)")
         #expect(run.stdout.contains("/conv1/Conv+/bn1/BatchNormalization+/relu1/Relu"))
     }
+
+    /// --reference plans the int8 model as `run` and `eval` do: the patches Relu6 outputs' floors
+    /// and (all but the stem's) ceilings are not counted; the profile then shows what counting costs.
+    @Test func profileWithTheReferenceSkipsFoldedActivationBounds() throws {
+        let model = CLIRun.fixture("patches/model.int8.qop.onnx"), input = CLIRun.fixture("patches/tensors/0000.npy")
+        let planned = try CLIRun("infer", model, "--input", input, "--profile", "--reference", CLIRun.fixture("patches/model.fp32.onnx"))
+        #expect(planned.status == 0, "\(planned.stderr)")
+        #expect(planned.stdout.contains("saturation counters on (12 activation floors, 11 ceilings not counted)"), "\(planned.stdout)")
+        let alone = try CLIRun("infer", model, "--input", input, "--profile", "--no-counters")
+        #expect(alone.stdout.contains("saturation counters off\n"), "\(alone.stdout)")
+        let missing = try CLIRun("infer", model, "--input", input, "--reference", "/nonexistent/float.onnx")
+        #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/float.onnx"), "\(missing.stderr)")
+    }
 }
 
 @Suite struct CLIEvalTests {

@@ -124,6 +124,31 @@ private func randomCase<T: QuantizedScalar>(_: T.Type, _ rng: inout SplitMix64, 
     #expect(abs(rc.low - low) <= 2 && abs(rc.high - high) <= 2 && rc.total == 65536)
 }
 
+/// The fast path counts a span in two passes (its extremes first, exact counts only when one
+/// crossed a bound): one saturating element among in-range ones, at every position of the vector
+/// part and the tail, low or high, is counted exactly once; in place (the output over lhs, which a
+/// second pass could not read again) the counts and values are the same as out of place.
+@Test func qlinearAddCountsOneSaturatingElementWhereverItIs() {
+    let n = 45   // 40 in the vector part, 5 in the tail
+    let p = QLinearBinaryParameters(.add, UInt8.self, aScale: 1, aZero: 128, bScale: 1, bZero: 128, outputScale: 1, outputZero: 128)
+    let plan = BroadcastPlan(output: [n], lhs: [n], rhs: [n])
+    for position in 0..<n {
+        for (value, isHigh) in [(UInt8(255), true), (UInt8(0), false)] {
+            var a = (0..<n).map { UInt8(120 + $0 % 16) }, b = [UInt8](repeating: 128, count: n)
+            a[position] = value; b[position] = value                 // 2·(value − 128) + 128: beyond the range
+            let (ref, fast, rc, fc) = runBoth(a, b, plan, p)
+            let expected = SaturationCounts(low: isHigh ? 0 : 1, high: isHigh ? 1 : 0, total: n)
+            #expect(rc == expected && fc == expected && fast == ref, "position \(position) value \(value)")
+            var inPlace = a, counts = SaturationCounts()
+            inPlace.withUnsafeMutableBufferPointer { lhs in
+                BinaryInt8.add(lhs: UnsafePointer(lhs.baseAddress!), rhs: b, output: lhs.baseAddress!, plan: plan, parameters: p,
+                               counts: &counts)
+            }
+            #expect(counts == expected && inPlace == ref, "in place: position \(position) value \(value)")
+        }
+    }
+}
+
 /// The whole-vector `roundHalfEven8` (compare/blend clamp + magic-number round) equals the 4-lane
 /// rule `roundHalfEvenSmall(clampToRoundingRange(_))` lane for lane: ties both ways, ±2^22 and
 /// beyond, ±infinity, NaN, signed zeros, tiny values, and random floats across magnitudes.

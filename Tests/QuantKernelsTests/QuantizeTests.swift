@@ -55,6 +55,30 @@ private func checkQuantize<Y: QuantizedScalar>(_ type: Y.Type, outer: Int, chann
         #expect(failures.isEmpty, "\(failures.prefix(3))")
     }
 
+    /// Counting keeps each channel's extremes and counts exactly only the channels whose extremes
+    /// crossed a threshold: one out-of-range value among in-range ones, in any lane of the vector part
+    /// or in the scalar tail, of one channel among several, is counted on its side and nowhere else;
+    /// with a side switched off (a folded activation's bound) only the other is counted.
+    @Test func oneOutOfRangeValueIsCountedExactlyWhereverItIs() {
+        let channels = 3, inner = 37   // 32 in the vector loops, 5 in the tail
+        for position in 0..<inner {
+            for (value, isHigh) in [(Float(200), true), (Float(-200), false)] {
+                var input = (0..<(channels * inner)).map { Float(($0 * 7) % 50) - 25 }   // in range at scale 1, zp 0
+                input[inner + position] = value                                        // channel 1
+                for (countLow, countHigh) in [(true, true), (false, true), (true, false)] {
+                    var output = [Int8](repeating: 0, count: input.count)
+                    var counts = SaturationCounts()
+                    QuantizeLinear.run(input: input, output: &output, scales: [1, 1, 1], zeroPoints: [0, 0, 0], outer: 1,
+                                       channels: channels, inner: inner, counts: &counts, countLow: countLow, countHigh: countHigh)
+                    let expected = SaturationCounts(low: !isHigh && countLow ? 1 : 0, high: isHigh && countHigh ? 1 : 0,
+                                                    total: input.count)
+                    #expect(counts == expected, "position \(position) value \(value) low \(countLow) high \(countHigh)")
+                    #expect(output[inner + position] == (isHigh ? 127 : -128))
+                }
+            }
+        }
+    }
+
     @Test func specialValues() {
         // scale 0.5, zp 10 (UInt8): ties 0.25 → 0.5 → 0, 0.75 → 1.5 → 2, −0.25 → −0.5 → −0 → 0; NaN → zp.
         let input: [Float] = [0.25, 0.75, -0.25, -0.75, .nan, .infinity, -.infinity, 1000, -1000, 1.25, 0, -0.0]
