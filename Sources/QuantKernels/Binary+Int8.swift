@@ -213,97 +213,81 @@ public enum BinaryInt8 {
         tally.flush(into: counts, written: plan.outputCount)
     }
 
-    /// QLinearAdd's 8 unclamped values at `i` (see `addRhsVector` / `addLhsVector` for the order).
-    @inline(__always)
-    private static func addValues<T: QuantizedScalar>(_ a: UnsafePointer<T>, _ aVector: Bool, _ aFixed: Int32,
-                                                      _ b: UnsafePointer<T>, _ bVector: Bool, _ bFixed: Int32, _ i: Int,
-                                                      _ rhsIsVectorOperand: Bool, _ ratioA: SIMD8<Float>, _ ratioB: SIMD8<Float>,
-                                                      _ fixed: SIMD8<Float>) -> SIMD8<Int32> {
-        let va = aVector ? floatLanes(loadWidened8(a + i)) : SIMD8<Float>(repeating: Float(aFixed))
-        let vb = bVector ? floatLanes(loadWidened8(b + i)) : SIMD8<Float>(repeating: Float(bFixed))
-        let r: SIMD8<Float>
-        if rhsIsVectorOperand {
-            r = fusedMultiplyAdd8(vb, ratioB, fusedMultiplyAdd8(va, ratioA, fixed))
+    /// QLinearAdd's 8 unclamped values at an offset of the span (see `addRhsVector` / `addLhsVector`
+    /// for the order).
+    struct AddValues<T: QuantizedScalar>: SpanValues {
+        let a: UnsafePointer<T>, aVector: Bool, aFixed: Int32
+        let b: UnsafePointer<T>, bVector: Bool, bFixed: Int32
+        let rhsIsVectorOperand: Bool
+        let ratioA: SIMD8<Float>, ratioB: SIMD8<Float>, fixed: SIMD8<Float>
+
+        @inline(__always)
+        func callAsFunction(_ i: Int) -> SIMD8<Int32> {
+            let va = aVector ? floatLanes(loadWidened8(a + i)) : SIMD8<Float>(repeating: Float(aFixed))
+            let vb = bVector ? floatLanes(loadWidened8(b + i)) : SIMD8<Float>(repeating: Float(bFixed))
+            let r: SIMD8<Float>
+            if rhsIsVectorOperand {
+                r = fusedMultiplyAdd8(vb, ratioB, fusedMultiplyAdd8(va, ratioA, fixed))
+            } else {
+                r = fusedMultiplyAdd8(va, ratioA, fusedMultiplyAdd8(vb, ratioB, fixed))
+            }
+            return roundHalfEven8(r)
+        }
+    }
+
+    /// QLinearMul's 8 unclamped values at an offset of the span.
+    struct MulValues<T: QuantizedScalar>: SpanValues {
+        let a: UnsafePointer<T>, aVector: Bool, aFixed: Int32
+        let b: UnsafePointer<T>, bVector: Bool, bFixed: Int32
+        let za: SIMD8<Int32>, zb: SIMD8<Int32>, ratio: SIMD8<Float>, zc: SIMD8<Float>
+
+        @inline(__always)
+        func callAsFunction(_ i: Int) -> SIMD8<Int32> {
+            // |(a − za)(b − zb)| ≤ 65535² < 2^32 overflows Int32 only for 16-bit types with extreme
+            // zero points; &* wraps like MLAS's Int32 product (8-bit types: ≤ 255² — exact).
+            let da = (aVector ? loadWidened8(a + i) : SIMD8<Int32>(repeating: aFixed)) &- za
+            let db = (bVector ? loadWidened8(b + i) : SIMD8<Int32>(repeating: bFixed)) &- zb
+            return roundHalfEven8(floatLanes(da &* db) * ratio + zc)
+        }
+    }
+
+    /// The vector part of a span: counted in two passes (`SaturationTally.clamp`, `SpanExtremes`)
+    /// when `twoPass` — the values stored clamped while their extremes are kept, then counted again
+    /// only if an extreme crossed a bound — else counted as they are stored. Its own function, so
+    /// that the span functions stay small enough for their callees to be inlined. Returns the
+    /// elements done (a multiple of 8).
+    @inline(never)
+    private static func vectors<V: SpanValues, T: QuantizedScalar>(_ values: V, _ o: UnsafeMutablePointer<T>, _ n: Int,
+                                                                   twoPass: Bool, _ tally: inout SaturationTally) -> Int {
+        var local = tally
+        defer { tally = local }
+        var i = 0
+        if twoPass {
+            var extremes = SpanExtremes()
+            let low = local.countLow, high = local.countHigh
+            while i + 8 <= n {
+                let v = values(i)
+                extremes.add(v, low: low, high: high)
+                storeNarrowed8(local.clamp(v), o + i)
+                i += 8
+            }
+            if extremes.crossed(local) {
+                var j = 0
+                while j < i {
+                    local.count(values(j))
+                    j += 8
+                }
+            }
         } else {
-            r = fusedMultiplyAdd8(va, ratioA, fusedMultiplyAdd8(vb, ratioB, fixed))
-        }
-        return roundHalfEven8(r)
-    }
-
-    /// QLinearMul's 8 unclamped values at `i`.
-    @inline(__always)
-    private static func mulValues<T: QuantizedScalar>(_ a: UnsafePointer<T>, _ aVector: Bool, _ aFixed: Int32,
-                                                      _ b: UnsafePointer<T>, _ bVector: Bool, _ bFixed: Int32, _ i: Int,
-                                                      _ za: SIMD8<Int32>, _ zb: SIMD8<Int32>, _ ratio: SIMD8<Float>,
-                                                      _ zc: SIMD8<Float>) -> SIMD8<Int32> {
-        // |(a − za)(b − zb)| ≤ 65535² < 2^32 overflows Int32 only for 16-bit types with extreme
-        // zero points; &* wraps like MLAS's Int32 product (8-bit types: ≤ 255² — exact).
-        let da = (aVector ? loadWidened8(a + i) : SIMD8<Int32>(repeating: aFixed)) &- za
-        let db = (bVector ? loadWidened8(b + i) : SIMD8<Int32>(repeating: bFixed)) &- zb
-        return roundHalfEven8(floatLanes(da &* db) * ratio + zc)
-    }
-
-    /// The vector part of an add span counted in two passes (`SaturationTally.clampTracking`): the
-    /// values stored clamped while their extremes are kept, then counted again only if an extreme
-    /// crossed a bound. Its own function, so that `addSpan` stays small enough for its callees to be
-    /// inlined. Returns the elements done (a multiple of 8).
-    @inline(never)
-    private static func addTracked<T: QuantizedScalar>(_ a: UnsafePointer<T>, _ aVector: Bool, _ aFixed: Int32,
-                                                       _ b: UnsafePointer<T>, _ bVector: Bool, _ bFixed: Int32,
-                                                       _ o: UnsafeMutablePointer<T>, _ n: Int, _ rhsIsVectorOperand: Bool,
-                                                       _ ratioA: SIMD8<Float>, _ ratioB: SIMD8<Float>, _ fixed: SIMD8<Float>,
-                                                       _ tally: inout SaturationTally) -> Int {
-        var local = tally
-        defer { tally = local }
-        var extremes = SpanExtremes()
-        let low = local.countLow, high = local.countHigh
-        var i = 0
-        while i + 8 <= n {
-            let v = addValues(a, aVector, aFixed, b, bVector, bFixed, i, rhsIsVectorOperand,
-                                 ratioA, ratioB, fixed)
-            extremes.add(v, low: low, high: high)
-            storeNarrowed8(local.clamp(v), o + i)
-            i += 8
-        }
-        if extremes.crossed(local) {
-            var j = 0
-            while j < i {
-                local.count(addValues(a, aVector, aFixed, b, bVector, bFixed, j, rhsIsVectorOperand, ratioA, ratioB, fixed))
-                j += 8
+            while i + 8 <= n {
+                storeNarrowed8(local.apply(values(i)), o + i)
+                i += 8
             }
         }
         return i
     }
 
-    /// `addTracked` for QLinearMul.
-    @inline(never)
-    private static func mulTracked<T: QuantizedScalar>(_ a: UnsafePointer<T>, _ aVector: Bool, _ aFixed: Int32,
-                                                       _ b: UnsafePointer<T>, _ bVector: Bool, _ bFixed: Int32,
-                                                       _ o: UnsafeMutablePointer<T>, _ n: Int, _ za: SIMD8<Int32>,
-                                                       _ zb: SIMD8<Int32>, _ ratio: SIMD8<Float>, _ zc: SIMD8<Float>,
-                                                       _ tally: inout SaturationTally) -> Int {
-        var local = tally
-        defer { tally = local }
-        var extremes = SpanExtremes()
-        let low = local.countLow, high = local.countHigh
-        var i = 0
-        while i + 8 <= n {
-            let v = mulValues(a, aVector, aFixed, b, bVector, bFixed, i, za, zb, ratio, zc)
-            extremes.add(v, low: low, high: high)
-            storeNarrowed8(local.clamp(v), o + i)
-            i += 8
-        }
-        if extremes.crossed(local) {
-            var j = 0
-            while j < i {
-                local.count(mulValues(a, aVector, aFixed, b, bVector, bFixed, j, za, zb, ratio, zc))
-                j += 8
-            }
-        }
-        return i
-    }
-
-    /// Whether a span counts in two passes (`SaturationTally.clampTracking`): when it counts at all
+    /// Whether a span counts in two passes (`vectors`): when it counts at all
     /// and its output does not overwrite an operand it would read again.
     @inline(__always)
     private static func twoPass<T>(_ a: UnsafePointer<T>, _ aVector: Bool, _ b: UnsafePointer<T>, _ bVector: Bool,
@@ -342,16 +326,9 @@ public enum BinaryInt8 {
         // A local copy keeps the tally's vectors in registers (the output stores could alias `tally`).
         var local = tally
         defer { tally = local }
-        var i = 0
-        if twoPass(a, aVector, b, bVector, o, local) {
-            i = addTracked(a, aVector, aFixed, b, bVector, bFixed, o, n, rhsIsVectorOperand, ratioA, ratioB, fixed, &local)
-        } else {
-            while i + 8 <= n {
-                storeNarrowed8(local.apply(addValues(a, aVector, aFixed, b, bVector, bFixed, i, rhsIsVectorOperand,
-                                                     ratioA, ratioB, fixed)), o + i)
-                i += 8
-            }
-        }
+        let values = AddValues(a: a, aVector: aVector, aFixed: aFixed, b: b, bVector: bVector, bFixed: bFixed,
+                               rhsIsVectorOperand: rhsIsVectorOperand, ratioA: ratioA, ratioB: ratioB, fixed: fixed)
+        var i = vectors(values, o, n, twoPass: twoPass(a, aVector, b, bVector, o, local), &local)
         while i < n {
             let x = aVector ? Int32(truncatingIfNeeded: a[i]) : aFixed
             let y = bVector ? Int32(truncatingIfNeeded: b[i]) : bFixed
@@ -371,15 +348,9 @@ public enum BinaryInt8 {
         // A local copy keeps the tally's vectors in registers (the output stores could alias `tally`).
         var local = tally
         defer { tally = local }
-        var i = 0
-        if twoPass(a, aVector, b, bVector, o, local) {
-            i = mulTracked(a, aVector, aFixed, b, bVector, bFixed, o, n, za, zb, ratio, zc, &local)
-        } else {
-            while i + 8 <= n {
-                storeNarrowed8(local.apply(mulValues(a, aVector, aFixed, b, bVector, bFixed, i, za, zb, ratio, zc)), o + i)
-                i += 8
-            }
-        }
+        let values = MulValues(a: a, aVector: aVector, aFixed: aFixed, b: b, bVector: bVector, bFixed: bFixed,
+                               za: za, zb: zb, ratio: ratio, zc: zc)
+        var i = vectors(values, o, n, twoPass: twoPass(a, aVector, b, bVector, o, local), &local)
         while i < n {
             let x = aVector ? Int32(truncatingIfNeeded: a[i]) : aFixed
             let y = bVector ? Int32(truncatingIfNeeded: b[i]) : bFixed

@@ -188,6 +188,11 @@ struct SaturationTally {
     }
 }
 
+/// 8 values of a span at an offset, computed again by two-pass counting (`BinaryInt8.vectors`).
+protocol SpanValues {
+    func callAsFunction(_ i: Int) -> SIMD8<Int32>
+}
+
 /// Per-lane extremes of a span's values, for `SaturationTally`'s two-pass counting. Lane loops
 /// (vpminsd / vpmaxsd): the generic `pointwiseMin` and `any` are outlined calls.
 struct SpanExtremes {
