@@ -140,9 +140,10 @@ public enum BinaryInt8 {
     public static func add<T: QuantizedScalar>(lhs: UnsafePointer<T>, rhs: UnsafePointer<T>,
                                                output: UnsafeMutablePointer<T>, plan: BroadcastPlan,
                                                parameters: QLinearBinaryParameters,
-                                               counts: UnsafeMutablePointer<SaturationCounts>?) {
+                                               counts: UnsafeMutablePointer<SaturationCounts>?,
+                                               countingState: UnsafeMutablePointer<Int32>? = nil) {
         precondition(parameters.op == .add, "BinaryInt8.add: parameters are for mul")
-        run(lhs: lhs, rhs: rhs, output: output, plan: plan, parameters: parameters, counts: counts)
+        run(lhs: lhs, rhs: rhs, output: output, plan: plan, parameters: parameters, counts: counts, countingState: countingState)
     }
 
     /// QLinearMul: see `add`.
@@ -151,19 +152,24 @@ public enum BinaryInt8 {
     public static func mul<T: QuantizedScalar>(lhs: UnsafePointer<T>, rhs: UnsafePointer<T>,
                                                output: UnsafeMutablePointer<T>, plan: BroadcastPlan,
                                                parameters: QLinearBinaryParameters,
-                                               counts: UnsafeMutablePointer<SaturationCounts>?) {
+                                               counts: UnsafeMutablePointer<SaturationCounts>?,
+                                               countingState: UnsafeMutablePointer<Int32>? = nil) {
         precondition(parameters.op == .mul, "BinaryInt8.mul: parameters are for add")
-        run(lhs: lhs, rhs: rhs, output: output, plan: plan, parameters: parameters, counts: counts)
+        run(lhs: lhs, rhs: rhs, output: output, plan: plan, parameters: parameters, counts: counts, countingState: countingState)
     }
 
     /// The operator given by `parameters.op`; SIMD over the innermost span of the broadcast plan.
+    /// `countingState`: the step's `TwoPassCounting` memory.
     @_specialize(where T == UInt8)
     @_specialize(where T == Int8)
     public static func run<T: QuantizedScalar>(lhs: UnsafePointer<T>, rhs: UnsafePointer<T>,
                                                output: UnsafeMutablePointer<T>, plan: BroadcastPlan,
                                                parameters p: QLinearBinaryParameters,
-                                               counts: UnsafeMutablePointer<SaturationCounts>?) {
+                                               counts: UnsafeMutablePointer<SaturationCounts>?,
+                                               countingState: UnsafeMutablePointer<Int32>? = nil) {
         var tally = SaturationTally(p.clamp, counting: counts != nil)
+        tally.twoPass = (tally.countLow || tally.countHigh) && TwoPassCounting.begin(countingState)
+        defer { if tally.recounted { TwoPassCounting.crossed(countingState) } }
         if plan.rank == 0 {
             // One element (all shapes are 1s): onnxruntime takes the "input 0 is scalar" branch.
             if plan.outputCount == 1 { span(lhs, 0, rhs, 0, output, 1, p, &tally) }
@@ -272,6 +278,7 @@ public enum BinaryInt8 {
                 i += 8
             }
             if extremes.crossed(local) {
+                local.recounted = true
                 var j = 0
                 while j < i {
                     local.count(values(j))
@@ -287,12 +294,12 @@ public enum BinaryInt8 {
         return i
     }
 
-    /// Whether a span counts in two passes (`vectors`): when it counts at all
+    /// Whether a span counts in two passes (`vectors`): when the call does (`SaturationTally.twoPass`)
     /// and its output does not overwrite an operand it would read again.
     @inline(__always)
     private static func twoPass<T>(_ a: UnsafePointer<T>, _ aVector: Bool, _ b: UnsafePointer<T>, _ bVector: Bool,
                                    _ o: UnsafeMutablePointer<T>, _ tally: SaturationTally) -> Bool {
-        (tally.countLow || tally.countHigh) && !(aVector && a == UnsafePointer(o)) && !(bVector && b == UnsafePointer(o))
+        tally.twoPass && !(aVector && a == UnsafePointer(o)) && !(bVector && b == UnsafePointer(o))
     }
 
     /// One span of `n` outputs; each operand advances by its step (1: vector, 0: repeated value).

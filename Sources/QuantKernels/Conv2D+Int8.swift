@@ -320,7 +320,8 @@ public enum Conv2DInt8 {
     static func runVNNI<X: QuantizedScalar, Y: QuantizedScalar>(
         input: UnsafePointer<X>, inputZero: Int32, packed: PackedWeights, bias: UnsafePointer<Int32>?,
         output: UnsafeMutablePointer<Y>, requantization r: Requantization,
-        counts: UnsafeMutablePointer<SaturationCounts>, scratch: UnsafeMutableRawPointer
+        counts: UnsafeMutablePointer<SaturationCounts>, scratch: UnsafeMutableRawPointer,
+        countingState: UnsafeMutablePointer<Int32>?
     ) {
         let g = packed.geometry
         var c = vnniCall(g)
@@ -333,6 +334,7 @@ public enum Conv2DInt8 {
         c.zeroPoint = r.zeroPoint; c.qmin = r.qmin; c.qmax = r.qmax; c.lower = r.lower; c.upper = r.upper
         c.countLow = r.countLow ? 1 : 0
         c.countHigh = r.countHigh ? 1 : 0
+        c.twoPass = r.countLow || r.countHigh ? (TwoPassCounting.begin(countingState) ? 1 : 0) : 0
         c.output = UnsafeMutableRawPointer(output)
         c.outputSigned = Y.isSigned ? 1 : 0
         c.scratch = scratch
@@ -346,6 +348,7 @@ public enum Conv2DInt8 {
                 }
             }
         }
+        if c.recounted != 0 { TwoPassCounting.crossed(countingState) }
         counts.pointee.low += Int(c.lowCount)
         counts.pointee.high += Int(c.highCount)
         counts.pointee.total += g.batch * g.outChannels * g.outHeight * g.outWidth
@@ -353,6 +356,7 @@ public enum Conv2DInt8 {
     #endif
 
     /// Fast path, bit-identical to `reference` (outputs and counts). `packed` was built for `geometry`.
+    /// `countingState`: the step's `TwoPassCounting` memory (the VNNI kernels count in two passes).
     @_specialize(where X == UInt8, Y == UInt8)
     @_specialize(where X == Int8, Y == Int8)
     @_specialize(where X == UInt8, Y == Int8)
@@ -360,7 +364,8 @@ public enum Conv2DInt8 {
     public static func run<X: QuantizedScalar, Y: QuantizedScalar>(
         input: UnsafePointer<X>, inputZero: Int32, packed: PackedWeights, bias: UnsafePointer<Int32>?,
         output: UnsafeMutablePointer<Y>, geometry: Conv2DGeometry, requantization: Requantization,
-        counts: UnsafeMutablePointer<SaturationCounts>, scratch: UnsafeMutableRawPointer
+        counts: UnsafeMutablePointer<SaturationCounts>, scratch: UnsafeMutableRawPointer,
+        countingState: UnsafeMutablePointer<Int32>? = nil
     ) {
         precondition(packed.geometry == geometry, "Conv2DInt8: weights were packed for another geometry")
         precondition(X.bitWidth == 8, "Conv2DInt8: fast path takes 8-bit inputs")
@@ -369,7 +374,7 @@ public enum Conv2DInt8 {
         #if canImport(QuantKernelsVNNI)
         if packed.vnniVariant != 0 && Y.bitWidth == 8 {
             runVNNI(input: input, inputZero: inputZero, packed: packed, bias: bias, output: output,
-                    requantization: requantization, counts: counts, scratch: scratch)
+                    requantization: requantization, counts: counts, scratch: scratch, countingState: countingState)
             return
         }
         #endif

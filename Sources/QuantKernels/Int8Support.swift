@@ -116,6 +116,9 @@ struct SaturationTally {
     var low = SIMD8<Int32>()
     var high = SIMD8<Int32>()
     var scalar = SaturationCounts()
+    /// Whether this call counts its spans in two passes (`TwoPassCounting`), and whether one had to
+    /// count again.
+    var twoPass = false, recounted = false
 
     @inline(__always)
     init(_ clamp: QuantizedOutputClamp, counting: Bool) {
@@ -185,6 +188,31 @@ struct SaturationTally {
         counts.pointee.low += l
         counts.pointee.high += h
         counts.pointee.total += written
+    }
+}
+
+/// When a kernel counts saturation in two passes — extremes first (a min / max per counted side and
+/// vector instead of a compare and an add), exact counts only when an extreme crossed a bound — and
+/// when in one. Saturation is the exception on a healthy input, so the second pass is too; under
+/// drift it persists from frame to frame, and each call would pay both passes. So a step remembers
+/// (`state`, one Int32 it owns: `StepBinding.countingState`): after a call that had to count again,
+/// its next `exactCallsAfterCrossing` calls count in one exact pass, then two passes are tried again.
+/// Without a state (nil: a kernel called on its own), every call tries two passes.
+public enum TwoPassCounting {
+    public static let exactCallsAfterCrossing: Int32 = 15
+
+    /// Whether this call may count in two passes; uses up one exact call when not.
+    @inline(__always)
+    public static func begin(_ state: UnsafeMutablePointer<Int32>?) -> Bool {
+        guard let state, state.pointee > 0 else { return true }
+        state.pointee -= 1
+        return false
+    }
+
+    /// Records that a two-pass call had to count again.
+    @inline(__always)
+    public static func crossed(_ state: UnsafeMutablePointer<Int32>?) {
+        state?.pointee = exactCallsAfterCrossing
     }
 }
 

@@ -41,7 +41,8 @@ public enum QuantizeLinear {
     public static func run<Y: QuantizedScalar>(
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Y>, scales: UnsafePointer<Float>,
         zeroPoints: UnsafePointer<Int32>, outer: Int, channels: Int, inner: Int,
-        counts: UnsafeMutablePointer<SaturationCounts>?, countLow: Bool = true, countHigh: Bool = true
+        counts: UnsafeMutablePointer<SaturationCounts>?, countLow: Bool = true, countHigh: Bool = true,
+        countingState: UnsafeMutablePointer<Int32>? = nil
     ) {
         precondition(outer >= 0 && channels >= 0 && inner >= 0, "QuantizeLinear: negative dimension")
         let qmin = Y.quantizedMin, qmax = Y.quantizedMax
@@ -51,6 +52,10 @@ public enum QuantizeLinear {
         // A side that is a folded activation's floor or ceiling (`countLow` / `countHigh` false) is not
         // compared: its count stays 0; the total still counts every element.
         let countingLow = counts != nil && countLow, countingHigh = counts != nil && countHigh
+        // Two passes (`TwoPassCounting`): extremes first, a channel counted exactly only if they crossed.
+        let twoPass = (countingLow || countingHigh) && TwoPassCounting.begin(countingState)
+        var recounted = false
+        defer { if recounted { TwoPassCounting.crossed(countingState) } }
         for outerIndex in 0..<outer {
             for channel in 0..<channels {
                 let scale = SIMD8<Float>(repeating: scales[channel])
@@ -94,20 +99,29 @@ public enum QuantizeLinear {
                     for lane in 0..<8 { r[lane] = b[lane] > a[lane] ? b[lane] : a[lane] }
                     return r
                 }
+                // −1 in the lanes where t lies below / above the threshold (the compare's mask; the
+                // tallies sum masks and are negated at the end).
+                @inline(__always) func below(_ t: SIMD8<Float>) -> SIMD8<Int32> { unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self) }
+                @inline(__always) func above(_ t: SIMD8<Float>) -> SIMD8<Int32> { unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self) }
                 @inline(__always) func recount(_ end: Int) {
                     var j = 0
                     while j + 8 <= end {
                         let t = unclamped(UnsafeRawPointer(source + j).loadUnaligned(as: SIMD8<Float>.self))
-                        if countingLow { lowCount &+= unsafeBitCast(t .< lowThreshold, to: SIMD8<Int32>.self) }
-                        if countingHigh { highCount &+= unsafeBitCast(t .> highThreshold, to: SIMD8<Int32>.self) }
+                        if countingLow { lowCount &+= below(t) }
+                        if countingHigh { highCount &+= above(t) }
                         j += 8
                     }
                 }
                 while i + 16 <= inner {
                     let u0 = unclamped(UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self))
                     let u1 = unclamped(UnsafeRawPointer(source + i + 8).loadUnaligned(as: SIMD8<Float>.self))
-                    if countingLow { tMin = smaller(tMin, smaller(u0, u1)) }
-                    if countingHigh { tMax = larger(tMax, larger(u0, u1)) }
+                    if twoPass {
+                        if countingLow { tMin = smaller(tMin, smaller(u0, u1)) }
+                        if countingHigh { tMax = larger(tMax, larger(u0, u1)) }
+                    } else {
+                        if countingLow { lowCount &+= below(u0) &+ below(u1) }
+                        if countingHigh { highCount &+= above(u0) &+ above(u1) }
+                    }
                     let q0 = unsafeBitCast(clamped(u0), to: SIMD8<Int32>.self) &- offset
                     let q1 = unsafeBitCast(clamped(u1), to: SIMD8<Int32>.self) &- offset
                     if Y.bitWidth == 8 {
@@ -121,12 +135,18 @@ public enum QuantizeLinear {
                 }
                 while i + 8 <= inner {
                     let u = unclamped(UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self))
-                    if countingLow { tMin = smaller(tMin, u) }
-                    if countingHigh { tMax = larger(tMax, u) }
+                    if twoPass {
+                        if countingLow { tMin = smaller(tMin, u) }
+                        if countingHigh { tMax = larger(tMax, u) }
+                    } else {
+                        if countingLow { lowCount &+= below(u) }
+                        if countingHigh { highCount &+= above(u) }
+                    }
                     storeNarrowed8(unsafeBitCast(clamped(u), to: SIMD8<Int32>.self) &- offset, destination + i)
                     i += 8
                 }
-                if (countingLow && any(tMin .< lowThreshold)) || (countingHigh && any(tMax .> highThreshold)) {
+                if twoPass, (countingLow && any(tMin .< lowThreshold)) || (countingHigh && any(tMax .> highThreshold)) {
+                    recounted = true
                     recount(i)
                 }
                 while i < inner {

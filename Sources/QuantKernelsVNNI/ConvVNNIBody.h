@@ -42,13 +42,27 @@ QW_INLINE int F(_mode)(const qw_vnni_conv *c) {
     return (c->countLow ? 1 : 0) | (c->countHigh ? 2 : 0) | (c->outputSigned ? 4 : 0);
 }
 
-/// The call's epilogue with its flags replaced by the literal bits of `mode`.
+/// The call's epilogue with its flags replaced by the literal bits of `mode` (bit 8: track the
+/// extremes instead of counting, the first pass of `QW_NAME`).
 QW_INLINE F(_epilogue) F(_specialized)(const qw_vnni_conv *c, const int mode) {
     F(_epilogue) e = F(_makeEpilogue)(c);
     e.countLow = mode & 1;
     e.countHigh = (mode >> 1) & 1;
     e.outputSigned = (mode >> 2) & 1;
+    e.track = (mode >> 3) & 1;
     return e;
+}
+
+/// The end of a pass: its counts into the call (0 when tracking); whether a tracked extreme
+/// crossed a threshold, so that the counts need the exact pass.
+QW_INLINE int F(_finish)(qw_vnni_conv *c, const F(_epilogue) *e, F(_tally) tally) {
+    if (e->track) {
+        c->lowCount = 0;
+        c->highCount = 0;
+        return F(_crossed)(e, tally);
+    }
+    F(_reduceTally)(tally, &c->lowCount, &c->highCount);
+    return 0;
 }
 
 /// 16 pixels x 4 reduction rows (16 bytes each) → 64 bytes `[pixel][4]` (the vpdpbusd operand layout).
@@ -154,7 +168,7 @@ QW_INLINE void F(_panel)(const F(_epilogue) *e, const qw_vnni_conv *c, const uin
 /// Depthwise: per output channel, a zero-point-padded u8 copy of its input channel; per filter row
 /// and tap quad, 16 output pixels gather their 4 tap bytes with a dword permute and a byte shuffle
 /// (4 pixels per 128-bit lane: byte i·sW + t·dW), then one vpdpbusd per 8 or 16 pixels.
-QW_INLINE void F(_depthwiseBody)(qw_vnni_conv *c, const int mode) {
+QW_INLINE int F(_depthwiseBody)(qw_vnni_conv *c, const int mode) {
     const F(_epilogue) e = F(_specialized)(c, mode);
     const int inC = c->inChannels, outC = c->outChannels, kH = c->kernelHeight, qpr = c->quadsPerRow;
     const int sW = c->strideWidth, dW = c->dilationWidth;
@@ -181,7 +195,7 @@ QW_INLINE void F(_depthwiseBody)(qw_vnni_conv *c, const int mode) {
     // Plane rows holding input rows: [rowStart, rowEnd).
     const int rowStart = c->padTop < Hp ? c->padTop : Hp;
     const int rowEnd = c->inHeight + c->padTop < Hp ? c->inHeight + c->padTop : Hp;
-    F(_tally) tally = F(_makeTally)();
+    F(_tally) tally = F(_makeTally)(e.track);
     const uint8_t *outEnd = (const uint8_t *)c->output + (ptrdiff_t)c->batch * outC * outPlane;
     // Two planes, alternating: channel k + 1 is copied into one while channel k is computed from the
     // other, so the gathers' wide loads do not wait on the copy's just-issued narrow stores. The
@@ -275,12 +289,12 @@ QW_INLINE void F(_depthwiseBody)(qw_vnni_conv *c, const int mode) {
             }
         }
     }
-    F(_reduceTally)(tally, &c->lowCount, &c->highCount);
+    return F(_finish)(c, &e, tally);
 }
 
 /// General (groups == 1) and pointwise convolutions: per 16-pixel panel, the u8 quads of the
 /// reduction packed into `right`, then every 4-channel weight block over it.
-QW_INLINE void F(_convBody)(qw_vnni_conv *c, const int mode) {
+QW_INLINE int F(_convBody)(qw_vnni_conv *c, const int mode) {
     const F(_epilogue) e = F(_specialized)(c, mode);
     const int quads = c->depthQuads, depthRows = quads * 4;
     const int inC = c->inChannels, outC = c->outChannels;
@@ -296,7 +310,7 @@ QW_INLINE void F(_convBody)(qw_vnni_conv *c, const int mode) {
         int32_t b = c->bias ? c->bias[oc] : 0;
         biasEff[oc] = (int32_t)((uint32_t)b - (uint32_t)zeroEff * (uint32_t)c->weightSums[oc]);
     }
-    F(_tally) tally = F(_makeTally)();
+    F(_tally) tally = F(_makeTally)(e.track);
     const ptrdiff_t outPlane = (ptrdiff_t)c->outHeight * c->outWidth;
     if (c->pointwise) {
         const ptrdiff_t plane = (ptrdiff_t)c->inHeight * c->inWidth;
@@ -386,34 +400,59 @@ QW_INLINE void F(_convBody)(qw_vnni_conv *c, const int mode) {
             }
         }
     }
-    F(_reduceTally)(tally, &c->lowCount, &c->highCount);
+    return F(_finish)(c, &e, tally);
 }
 
-/// The loops compiled once per epilogue mode (countLow, countHigh, signed output as literal bits), so
-/// the per-store flag tests fold away.
-__attribute__((target(QW_TARGET))) static void F(_depthwise)(qw_vnni_conv *c) {
-    switch (F(_mode)(c)) {
-    case 0: F(_depthwiseBody)(c, 0); break;
-    case 1: F(_depthwiseBody)(c, 1); break;
-    case 2: F(_depthwiseBody)(c, 2); break;
-    case 3: F(_depthwiseBody)(c, 3); break;
-    case 4: F(_depthwiseBody)(c, 4); break;
-    case 5: F(_depthwiseBody)(c, 5); break;
-    case 6: F(_depthwiseBody)(c, 6); break;
-    default: F(_depthwiseBody)(c, 7); break;
+/// The loops compiled once per epilogue mode (countLow, countHigh, signed output, track as literal
+/// bits), so the per-store flag tests fold away. Return whether a tracked extreme crossed.
+__attribute__((target(QW_TARGET))) static int F(_depthwise)(qw_vnni_conv *c, const int mode) {
+    switch (mode) {
+    case 0: return F(_depthwiseBody)(c, 0);
+    case 1: return F(_depthwiseBody)(c, 1);
+    case 2: return F(_depthwiseBody)(c, 2);
+    case 3: return F(_depthwiseBody)(c, 3);
+    case 4: return F(_depthwiseBody)(c, 4);
+    case 5: return F(_depthwiseBody)(c, 5);
+    case 6: return F(_depthwiseBody)(c, 6);
+    case 7: return F(_depthwiseBody)(c, 7);
+    case 9: return F(_depthwiseBody)(c, 9);
+    case 10: return F(_depthwiseBody)(c, 10);
+    case 11: return F(_depthwiseBody)(c, 11);
+    case 13: return F(_depthwiseBody)(c, 13);
+    case 14: return F(_depthwiseBody)(c, 14);
+    default: return F(_depthwiseBody)(c, 15);
     }
 }
 
+__attribute__((target(QW_TARGET))) static int F(_general)(qw_vnni_conv *c, const int mode) {
+    switch (mode) {
+    case 0: return F(_convBody)(c, 0);
+    case 1: return F(_convBody)(c, 1);
+    case 2: return F(_convBody)(c, 2);
+    case 3: return F(_convBody)(c, 3);
+    case 4: return F(_convBody)(c, 4);
+    case 5: return F(_convBody)(c, 5);
+    case 6: return F(_convBody)(c, 6);
+    case 7: return F(_convBody)(c, 7);
+    case 9: return F(_convBody)(c, 9);
+    case 10: return F(_convBody)(c, 10);
+    case 11: return F(_convBody)(c, 11);
+    case 13: return F(_convBody)(c, 13);
+    case 14: return F(_convBody)(c, 14);
+    default: return F(_convBody)(c, 15);
+    }
+}
+
+/// Counting in two passes (`twoPass`; the caller's policy: QuantKernels' TwoPassCounting): the
+/// first keeps each lane's extremes (one vminps / vmaxps per counted side and 16 outputs instead of
+/// a compare and a masked add); only when an extreme crossed a threshold does the exact pass run,
+/// storing the same bytes again and counting. The input is never the output (the planner gives
+/// them separate buffers). Without `twoPass`, one exact pass.
 __attribute__((target(QW_TARGET))) static void QW_NAME(qw_vnni_conv *c) {
-    if (c->depthwise) { F(_depthwise)(c); return; }
-    switch (F(_mode)(c)) {
-    case 0: F(_convBody)(c, 0); break;
-    case 1: F(_convBody)(c, 1); break;
-    case 2: F(_convBody)(c, 2); break;
-    case 3: F(_convBody)(c, 3); break;
-    case 4: F(_convBody)(c, 4); break;
-    case 5: F(_convBody)(c, 5); break;
-    case 6: F(_convBody)(c, 6); break;
-    default: F(_convBody)(c, 7); break;
-    }
+    int (*run)(qw_vnni_conv *, int) = c->depthwise ? F(_depthwise) : F(_general);
+    const int mode = F(_mode)(c);
+    c->recounted = 0;
+    if ((mode & 3) == 0 || !c->twoPass) { run(c, mode); return; }
+    c->recounted = run(c, mode | 8);
+    if (c->recounted) run(c, mode);
 }

@@ -33,7 +33,7 @@ QW_INLINE F(_mask16) F(_allLanes)(void) { F(_mask16) m = { _mm256_set1_epi32(-1)
 typedef struct {
     __m256 lowThreshold, highThreshold, lowerBound, upperBound;
     __m256i offset;
-    int countLow, countHigh, outputSigned;
+    int countLow, countHigh, outputSigned, track;
 } F(_epilogue);
 
 QW_INLINE F(_epilogue) F(_makeEpilogue)(const qw_vnni_conv *c) {
@@ -46,12 +46,28 @@ QW_INLINE F(_epilogue) F(_makeEpilogue)(const qw_vnni_conv *c) {
     e.countLow = c->countLow;
     e.countHigh = c->countHigh;
     e.outputSigned = c->outputSigned;
+    e.track = 0;
     return e;
 }
 
-/// Per-lane saturation tallies (count per lane), reduced once per call.
+/// Per-lane saturation tallies (count per lane), reduced once per call; when tracking (the first
+/// pass, ConvVNNIBody.h), the lanes' smallest / largest shifted value instead, as float bits.
 typedef struct { __m256i low, high; } F(_tally);
-QW_INLINE F(_tally) F(_makeTally)(void) { F(_tally) t = { _mm256_setzero_si256(), _mm256_setzero_si256() }; return t; }
+QW_INLINE F(_tally) F(_makeTally)(int track) {
+    F(_tally) t = { _mm256_setzero_si256(), _mm256_setzero_si256() };
+    if (track) {
+        t.low = _mm256_castps_si256(_mm256_set1_ps(__builtin_inff()));
+        t.high = _mm256_castps_si256(_mm256_set1_ps(-__builtin_inff()));
+    }
+    return t;
+}
+/// Whether a tracked extreme lay below the low / above the high threshold (a counted side).
+QW_INLINE int F(_crossed)(const F(_epilogue) *e, F(_tally) t) {
+    int crossed = 0;
+    if (e->countLow) crossed |= _mm256_movemask_ps(_mm256_cmp_ps(_mm256_castsi256_ps(t.low), e->lowThreshold, _CMP_LT_OQ)) != 0;
+    if (e->countHigh) crossed |= _mm256_movemask_ps(_mm256_cmp_ps(_mm256_castsi256_ps(t.high), e->highThreshold, _CMP_GT_OQ)) != 0;
+    return crossed;
+}
 QW_INLINE void F(_reduceTally)(F(_tally) t, int64_t *low, int64_t *high) {
     int32_t lanes[8];
     int64_t l = 0, h = 0;
@@ -73,17 +89,40 @@ QW_INLINE void F(_store16)(const F(_epilogue) *e, F(_v16) acc, float multiplier,
     // Float(acc)·m, then + 1.5·2^23 (two roundings, as the scalar rule: no fused multiply-add).
     __m256 t0 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc.lo), m), magic);
     __m256 t1 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc.hi), m), magic);
-    if (e->countLow) {
-        __m256i l0 = _mm256_castps_si256(_mm256_cmp_ps(t0, e->lowThreshold, _CMP_LT_OQ));
-        __m256i l1 = _mm256_castps_si256(_mm256_cmp_ps(t1, e->lowThreshold, _CMP_LT_OQ));
-        if (masked) { l0 = _mm256_and_si256(l0, valid.lo); l1 = _mm256_and_si256(l1, valid.hi); }
-        tally->low = _mm256_sub_epi32(tally->low, _mm256_add_epi32(l0, l1));
-    }
-    if (e->countHigh) {
-        __m256i h0 = _mm256_castps_si256(_mm256_cmp_ps(t0, e->highThreshold, _CMP_GT_OQ));
-        __m256i h1 = _mm256_castps_si256(_mm256_cmp_ps(t1, e->highThreshold, _CMP_GT_OQ));
-        if (masked) { h0 = _mm256_and_si256(h0, valid.lo); h1 = _mm256_and_si256(h1, valid.hi); }
-        tally->high = _mm256_sub_epi32(tally->high, _mm256_add_epi32(h0, h1));
+    if (e->track) {
+        // One vminps / vmaxps per counted side and 8 lanes (plus one to join the halves) instead of
+        // two compares and two adds; invalid lanes take the neutral value.
+        if (e->countLow) {
+            __m256 s0 = t0, s1 = t1;
+            if (masked) {
+                const __m256 inf = _mm256_set1_ps(__builtin_inff());
+                s0 = _mm256_blendv_ps(inf, t0, _mm256_castsi256_ps(valid.lo));
+                s1 = _mm256_blendv_ps(inf, t1, _mm256_castsi256_ps(valid.hi));
+            }
+            tally->low = _mm256_castps_si256(_mm256_min_ps(_mm256_castsi256_ps(tally->low), _mm256_min_ps(s0, s1)));
+        }
+        if (e->countHigh) {
+            __m256 s0 = t0, s1 = t1;
+            if (masked) {
+                const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
+                s0 = _mm256_blendv_ps(ninf, t0, _mm256_castsi256_ps(valid.lo));
+                s1 = _mm256_blendv_ps(ninf, t1, _mm256_castsi256_ps(valid.hi));
+            }
+            tally->high = _mm256_castps_si256(_mm256_max_ps(_mm256_castsi256_ps(tally->high), _mm256_max_ps(s0, s1)));
+        }
+    } else {
+        if (e->countLow) {
+            __m256i l0 = _mm256_castps_si256(_mm256_cmp_ps(t0, e->lowThreshold, _CMP_LT_OQ));
+            __m256i l1 = _mm256_castps_si256(_mm256_cmp_ps(t1, e->lowThreshold, _CMP_LT_OQ));
+            if (masked) { l0 = _mm256_and_si256(l0, valid.lo); l1 = _mm256_and_si256(l1, valid.hi); }
+            tally->low = _mm256_sub_epi32(tally->low, _mm256_add_epi32(l0, l1));
+        }
+        if (e->countHigh) {
+            __m256i h0 = _mm256_castps_si256(_mm256_cmp_ps(t0, e->highThreshold, _CMP_GT_OQ));
+            __m256i h1 = _mm256_castps_si256(_mm256_cmp_ps(t1, e->highThreshold, _CMP_GT_OQ));
+            if (masked) { h0 = _mm256_and_si256(h0, valid.lo); h1 = _mm256_and_si256(h1, valid.hi); }
+            tally->high = _mm256_sub_epi32(tally->high, _mm256_add_epi32(h0, h1));
+        }
     }
     t0 = _mm256_min_ps(_mm256_max_ps(t0, e->lowerBound), e->upperBound);
     t1 = _mm256_min_ps(_mm256_max_ps(t1, e->lowerBound), e->upperBound);

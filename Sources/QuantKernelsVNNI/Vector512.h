@@ -18,7 +18,7 @@ QW_INLINE F(_mask16) F(_allLanes)(void) { return (__mmask16)0xFFFF; }
 typedef struct {
     __m512 lowThreshold, highThreshold, lowerBound, upperBound;
     __m512i offset;
-    int countLow, countHigh, outputSigned;
+    int countLow, countHigh, outputSigned, track;
 } F(_epilogue);
 
 QW_INLINE F(_epilogue) F(_makeEpilogue)(const qw_vnni_conv *c) {
@@ -31,11 +31,28 @@ QW_INLINE F(_epilogue) F(_makeEpilogue)(const qw_vnni_conv *c) {
     e.countLow = c->countLow;
     e.countHigh = c->countHigh;
     e.outputSigned = c->outputSigned;
+    e.track = 0;
     return e;
 }
 
+/// Per-lane counts below qmin / above qmax; when tracking (the first pass, ConvVNNIBody.h), the
+/// lanes' smallest / largest shifted value instead, as float bits.
 typedef struct { __m512i low, high; } F(_tally);
-QW_INLINE F(_tally) F(_makeTally)(void) { F(_tally) t = { _mm512_setzero_si512(), _mm512_setzero_si512() }; return t; }
+QW_INLINE F(_tally) F(_makeTally)(int track) {
+    F(_tally) t = { _mm512_setzero_si512(), _mm512_setzero_si512() };
+    if (track) {
+        t.low = _mm512_castps_si512(_mm512_set1_ps(__builtin_inff()));
+        t.high = _mm512_castps_si512(_mm512_set1_ps(-__builtin_inff()));
+    }
+    return t;
+}
+/// Whether a tracked extreme lay below the low / above the high threshold (a counted side).
+QW_INLINE int F(_crossed)(const F(_epilogue) *e, F(_tally) t) {
+    int crossed = 0;
+    if (e->countLow) crossed |= _mm512_cmp_ps_mask(_mm512_castsi512_ps(t.low), e->lowThreshold, _CMP_LT_OQ) != 0;
+    if (e->countHigh) crossed |= _mm512_cmp_ps_mask(_mm512_castsi512_ps(t.high), e->highThreshold, _CMP_GT_OQ) != 0;
+    return crossed;
+}
 QW_INLINE void F(_reduceTally)(F(_tally) t, int64_t *low, int64_t *high) {
     *low = _mm512_reduce_add_epi32(t.low);
     *high = _mm512_reduce_add_epi32(t.high);
@@ -48,15 +65,27 @@ QW_INLINE void F(_store16)(const F(_epilogue) *e, F(_v16) acc, float multiplier,
     // Float(acc)·m, then + 1.5·2^23 (two roundings, as the scalar rule: no fused multiply-add).
     __m512 t = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(multiplier)), magic);
     const __m512i one = _mm512_set1_epi32(1);
-    if (e->countLow) {
-        __mmask16 k = _mm512_cmp_ps_mask(t, e->lowThreshold, _CMP_LT_OQ);
-        if (masked) k &= valid;
-        tally->low = _mm512_mask_add_epi32(tally->low, k, tally->low, one);
-    }
-    if (e->countHigh) {
-        __mmask16 k = _mm512_cmp_ps_mask(t, e->highThreshold, _CMP_GT_OQ);
-        if (masked) k &= valid;
-        tally->high = _mm512_mask_add_epi32(tally->high, k, tally->high, one);
+    if (e->track) {
+        // One vminps / vmaxps per counted side instead of a compare and a masked add.
+        if (e->countLow) {
+            const __m512 m = _mm512_castsi512_ps(tally->low);
+            tally->low = _mm512_castps_si512(masked ? _mm512_mask_min_ps(m, valid, m, t) : _mm512_min_ps(m, t));
+        }
+        if (e->countHigh) {
+            const __m512 m = _mm512_castsi512_ps(tally->high);
+            tally->high = _mm512_castps_si512(masked ? _mm512_mask_max_ps(m, valid, m, t) : _mm512_max_ps(m, t));
+        }
+    } else {
+        if (e->countLow) {
+            __mmask16 k = _mm512_cmp_ps_mask(t, e->lowThreshold, _CMP_LT_OQ);
+            if (masked) k &= valid;
+            tally->low = _mm512_mask_add_epi32(tally->low, k, tally->low, one);
+        }
+        if (e->countHigh) {
+            __mmask16 k = _mm512_cmp_ps_mask(t, e->highThreshold, _CMP_GT_OQ);
+            if (masked) k &= valid;
+            tally->high = _mm512_mask_add_epi32(tally->high, k, tally->high, one);
+        }
     }
     t = _mm512_min_ps(_mm512_max_ps(t, e->lowerBound), e->upperBound);
     __m512i v = _mm512_sub_epi32(_mm512_castps_si512(t), e->offset);

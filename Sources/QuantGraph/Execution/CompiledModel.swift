@@ -83,6 +83,7 @@ public final class CompiledModel: @unchecked Sendable {
     private let scratch: TensorStorage
     private let steps: [Step]
     private let counterStorage: TensorStorage
+    private let countingStateStorage: TensorStorage
     private let counterBase: UnsafeMutablePointer<SaturationCounts>
 
     /// What each saturation counter counts: the quantized tensor and the node that writes it.
@@ -117,6 +118,11 @@ public final class CompiledModel: @unchecked Sendable {
         let counterStorage = TensorStorage(byteCount: max(counterTotal, 1) * MemoryLayout<SaturationCounts>.stride)
         let counterBase = counterStorage.pointer.bindMemory(to: SaturationCounts.self, capacity: max(counterTotal, 1))
         counterBase.initialize(repeating: SaturationCounts(), count: max(counterTotal, 1))
+        // One Int32 per counter: the counting kernels' memory across runs (TwoPassCounting), which
+        // resetCounters leaves alone.
+        let countingStateStorage = TensorStorage(byteCount: max(counterTotal, 1) * MemoryLayout<Int32>.stride)
+        let countingStates = countingStateStorage.pointer.bindMemory(to: Int32.self, capacity: max(counterTotal, 1))
+        countingStates.initialize(repeating: 0, count: max(counterTotal, 1))
         var counterInfos: [CounterInfo] = []
 
         var scratchBytes = 0
@@ -134,6 +140,7 @@ public final class CompiledModel: @unchecked Sendable {
                 outputs: node.outputs.map { BoundValue(type: graph[$0].type!, pointer: pointer($0)) },
                 scratch: scratch.pointer,
                 counters: counterBase + counterInfos.count,
+                countingState: countingStates + counterInfos.count,
                 int8Acceleration: options.int8Acceleration,
                 countsSaturation: options.saturationCounters,
                 countsLowSaturation: !node.outputs.contains { options.activationBounds.floors.contains(graph[$0].name) },
@@ -150,6 +157,7 @@ public final class CompiledModel: @unchecked Sendable {
         }
         self.steps = steps
         self.counterStorage = counterStorage
+        self.countingStateStorage = countingStateStorage
         self.counterBase = counterBase
         self.counters = counterInfos
         self.stepNodes = stepNodes

@@ -36,6 +36,8 @@ public struct StepBinding: @unchecked Sendable {
     public var scratch: UnsafeMutableRawPointer
     /// `counterCount` saturation counters owned by this step (accumulated across runs).
     public var counters: UnsafeMutablePointer<SaturationCounts>
+    /// The step's memory for its counting kernels across runs (`TwoPassCounting`), one Int32 per counter.
+    public var countingState: UnsafeMutablePointer<Int32>?
     /// Which int8 convolution kernels the step may use (`CompileOptions.int8Acceleration`).
     public var int8Acceleration: Conv2DInt8.Int8Acceleration
     /// Whether the step counts saturation (`CompileOptions.saturationCounters`).
@@ -45,13 +47,14 @@ public struct StepBinding: @unchecked Sendable {
     public var countsLowSaturation: Bool, countsHighSaturation: Bool
 
     public init(inputs: [BoundValue?], outputs: [BoundValue], scratch: UnsafeMutableRawPointer,
-                counters: UnsafeMutablePointer<SaturationCounts>,
+                counters: UnsafeMutablePointer<SaturationCounts>, countingState: UnsafeMutablePointer<Int32>? = nil,
                 int8Acceleration: Conv2DInt8.Int8Acceleration = .automatic, countsSaturation: Bool = true,
                 countsLowSaturation: Bool = true, countsHighSaturation: Bool = true) {
         self.inputs = inputs
         self.outputs = outputs
         self.scratch = scratch
         self.counters = counters
+        self.countingState = countingState
         self.int8Acceleration = int8Acceleration
         self.countsSaturation = countsSaturation
         self.countsLowSaturation = countsLowSaturation

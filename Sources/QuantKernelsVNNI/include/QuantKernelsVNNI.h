@@ -42,6 +42,8 @@ typedef struct {
     // Requantization (see QuantKernels/Requantize.swift).
     int32_t zeroPoint, qmin, qmax, lower, upper;
     int countLow, countHigh;
+    int twoPass;              ///< Count in two passes: extremes first, exact counts only if one crossed.
+    int recounted;            ///< Out (twoPass): an extreme crossed, so the exact pass ran too.
     void *output;             ///< uint8 or int8 (outputSigned), [batch][outC][outH][outW].
     int outputSigned;
     void *scratch;            ///< qw_vnni_conv_scratch_bytes bytes, 64-byte aligned.

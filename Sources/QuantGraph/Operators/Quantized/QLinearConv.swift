@@ -67,7 +67,7 @@ public struct QLinearConvOperator: Operator {
         let multipliers = (0..<channels).map { c in (p.x.scale * p.w.scales[p.w.isPerTensor ? 0 : c]) / p.y.scale }
         let weightZeros = (0..<channels).map { c in p.w.zeroPoints[p.w.isPerTensor ? 0 : c] }
         let bias = b.hasInput(8) ? UnsafePointer(b.input(8).typed(Int32.self)) : nil
-        let geometry = p.geometry, xZero = p.x.zeroPoint, counts = b.counters, scratch = b.scratch
+        let geometry = p.geometry, xZero = p.x.zeroPoint, counts = b.counters, scratch = b.scratch, state = b.countingState
         let acceleration = b.int8Acceleration
         let packed: Conv2DInt8.PackedWeights = switch weights.dataType {
         case .int8: Conv2DInt8.PackedWeights(weights: weights.rawPointer.assumingMemoryBound(to: Int8.self), zeroPoints: weightZeros,
@@ -84,7 +84,7 @@ public struct QLinearConvOperator: Operator {
             let x = UnsafePointer(b.input(0).typed(X.self)), y = b.outputs[0].typed(Y.self)
             return {
                 Conv2DInt8.run(input: x, inputZero: xZero, packed: packed, bias: bias, output: y, geometry: geometry,
-                               requantization: requantization, counts: counts, scratch: scratch)
+                               requantization: requantization, counts: counts, scratch: scratch, countingState: state)
             }
         }
         switch (p.x.dataType, p.y.dataType) {

@@ -66,7 +66,8 @@ public struct QLinearArithmeticOperator: Operator, QuantizedOutput {
         let parameters = QLinearBinaryParameters(op, T.self, aScale: p.a.scale, aZero: p.a.zeroPoint, bScale: p.b.scale, bZero: p.b.zeroPoint,
                                                  outputScale: p.c.scale, outputZero: p.c.zeroPoint, activation: activation)
         let lhs = UnsafePointer(bd.input(0).typed(T.self)), rhs = UnsafePointer(bd.input(3).typed(T.self)), y = bd.outputs[0].typed(T.self)
-        return { BinaryInt8.run(lhs: lhs, rhs: rhs, output: y, plan: plan, parameters: parameters, counts: counts) }
+        let state = bd.countingState
+        return { BinaryInt8.run(lhs: lhs, rhs: rhs, output: y, plan: plan, parameters: parameters, counts: counts, countingState: state) }
     }
 }
 

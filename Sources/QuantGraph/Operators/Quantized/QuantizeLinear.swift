@@ -40,7 +40,7 @@ public struct QuantizeLinearOperator: Operator {
         let (outer, channels, inner) = try p.layout(b.input(0).type.shape)
         let scales = FloatBuffer(p.scales), zeros = Int32Buffer(p.zeroPoints)
         let x = UnsafePointer(b.input(0).floats()), counts = b.saturationCounters
-        let countLow = b.countsLowSaturation, countHigh = b.countsHighSaturation
+        let countLow = b.countsLowSaturation, countHigh = b.countsHighSaturation, state = b.countingState
         func step<Y: QuantizedScalar>(_: Y.Type) -> Step {
             let y = b.outputs[0].typed(Y.self)
             return {
