@@ -149,11 +149,11 @@ struct SaturationTally {
         return r
     }
 
-    /// Two-pass counting, for kernels that can compute a span's values again (their output does not
-    /// overwrite an operand): the first pass keeps each lane's extremes of the counted sides
-    /// (`SpanExtremes`, a vpminsd / vpmaxsd per counted side and 8 lanes instead of a compare and a
-    /// subtract) and stores `clamp(v)`; only when an extreme crossed qmin / qmax does the caller run
-    /// `count` over the span's vectors again. Saturation is the exception, so the second pass is too.
+    /// Two-pass counting (`TwoPassCounting`), for kernels that can compute a span's values again
+    /// (their output does not overwrite an operand): the first pass stores `clamp(v)`, uncounted,
+    /// while `SpanExtremes` keeps each lane's extremes of the counted sides (a vpminsd / vpmaxsd per
+    /// counted side and 8 lanes instead of a compare and a subtract); only when an extreme crossed
+    /// qmin / qmax does the caller run `count` over the span's vectors again.
     @inline(__always)
     func clamp(_ v: SIMD8<Int32>) -> SIMD8<Int32> {
         var r = v

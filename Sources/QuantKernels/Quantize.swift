@@ -69,18 +69,17 @@ public enum QuantizeLinear {
                 let base = (outerIndex * channels + channel) * inner
                 let source = input + base, destination = output + base
                 var i = 0
-                // Counting keeps each lane's smallest and largest t (one vminps / vmaxps per counted side
+                // Two passes keep each lane's smallest and largest t (one vminps / vmaxps per counted side
                 // and 8 lanes, against a compare and a subtract): a channel whose extremes stay inside the
                 // thresholds has no count to add; one that crossed is counted exactly by `recount`, a
-                // second pass over its vector part (rare: out-of-range input is what it measures).
+                // second pass over its vector part (rare: out-of-range input is what it measures). One
+                // pass (after a recent crossing) compares every vector.
                 var tMin = SIMD8<Float>(repeating: .infinity), tMax = SIMD8<Float>(repeating: -.infinity)
                 @inline(__always) func unclamped(_ x: SIMD8<Float>) -> SIMD8<Float> {
                     var t = x / scale + magic
                     t.replace(with: magic, where: t .!= t)  // NaN → the zero point
                     return t
                 }
-                // 16 lanes per step as two independent 8-lane halves (two divisions in flight; vdivps ymm,
-                // NEON fdiv): min/max clamps, one narrowing store for 8-bit outputs.
                 @inline(__always) func clamped(_ t: SIMD8<Float>) -> SIMD8<Float> {
                     var r = t
                     for lane in 0..<8 {   // lane loops: vmaxps/vminps (t is not NaN here)
@@ -112,6 +111,8 @@ public enum QuantizeLinear {
                         j += 8
                     }
                 }
+                // 16 lanes per step as two independent 8-lane halves (two divisions in flight; vdivps ymm,
+                // NEON fdiv): min/max clamps, one narrowing store for 8-bit outputs.
                 while i + 16 <= inner {
                     let u0 = unclamped(UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self))
                     let u1 = unclamped(UnsafeRawPointer(source + i + 8).loadUnaligned(as: SIMD8<Float>.self))
