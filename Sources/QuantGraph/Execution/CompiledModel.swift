@@ -140,7 +140,7 @@ public final class CompiledModel: @unchecked Sendable {
                 outputs: node.outputs.map { BoundValue(type: graph[$0].type!, pointer: pointer($0)) },
                 scratch: scratch.pointer,
                 counters: counterBase + counterInfos.count,
-                countingState: countingStates + counterInfos.count,
+                countingState: node.op.counterCount > 0 ? countingStates + counterInfos.count : nil,
                 int8Acceleration: options.int8Acceleration,
                 countsSaturation: options.saturationCounters,
                 countsLowSaturation: !node.outputs.contains { options.activationBounds.floors.contains(graph[$0].name) },
