@@ -115,13 +115,13 @@ public final class Evaluator {
                 progress(index + 1, frames.count)
             }
         }
+        let counted = saturation(int8Model, activationBounds: int8Options.activationBounds)
         var report = EvaluationReport(
             model: int8URL.path, reference: referenceURL.path, frames: frames.count,
             outputs: zip(outputNames, outputAccumulators).map { EvaluationReport.Output(name: $0, summary: $1.summary) },
             accuracy: nil, layers: nil, unmatchedFloat: nil, unmatchedInt8: nil, sensitivity: [],
             sensitivityFrames: min(options.sensitivityFrames, frames.count), sensitivityBaselineSqnrDb: nil,
-            saturation: saturation(int8Model, activationBounds: ModelPairing.activationBounds(matches)),
-            inputOutOfRange: inputOutOfRange(int8Model))
+            saturation: counted.tensors, inputOutOfRange: counted.inputOutOfRange)
         if let labels, !labels.isEmpty {
             let n = min(labels.count, frames.count)
             report.accuracy = EvaluationReport.Accuracy(labels: n, int8: Double(int8Correct) / Double(n), float: Double(floatCorrect) / Double(n),
@@ -151,26 +151,21 @@ public final class Evaluator {
         return buffer
     }
 
-    /// Saturation per quantized tensor over the whole run. For tensors in `activationBounds` (the float
-    /// model applies a Relu/Clip there that the quantizer folded into the int8 tensor's range), values
-    /// below qmin (above qmax) are the activation's floor (ceiling), not saturation, and are not reported.
-    func saturation(_ model: CompiledModel, activationBounds: ActivationBounds) -> [EvaluationReport.Saturation] {
-        model.counters.indices.compactMap { i in
-            let info = model.counters[i], counts = model.saturationCounts(i)
-            guard counts.total > 0, !isGraphInputQuantizer(model, info) else { return nil }
-            let low = activationBounds.floors.contains(info.tensor) ? 0 : Double(counts.low) / Double(counts.total)
-            let high = activationBounds.ceilings.contains(info.tensor) ? 0 : Double(counts.high) / Double(counts.total)
-            return EvaluationReport.Saturation(tensor: info.tensor, node: info.node.name, high: high, low: low)
-        }.sorted { $0.high + $0.low > $1.high + $1.low }
-    }
-
-    func isGraphInputQuantizer(_ model: CompiledModel, _ info: CompiledModel.CounterInfo) -> Bool {
-        SaturationReader.isGraphInputQuantizer(model, info)
-    }
-
-    /// Over the whole run (the counters are not reset between frames).
-    func inputOutOfRange(_ model: CompiledModel) -> Double? {
-        SaturationReader(model: model, activationBounds: ActivationBounds()).read(model).inputOutOfRange
+    /// Saturation per quantized tensor and `input_out_of_range` over the whole run (the counters are
+    /// not reset between frames), as the monitor reads them (`SaturationReader`): the sides that are a
+    /// folded activation's floor or ceiling (`activationBounds`) are not saturation and read 0.
+    func saturation(_ model: CompiledModel, activationBounds: ActivationBounds)
+        -> (tensors: [EvaluationReport.Saturation], inputOutOfRange: Double?) {
+        let reader = SaturationReader(model: model, activationBounds: activationBounds)
+        var counts = [SaturationCounts](repeating: SaturationCounts(), count: reader.tensors.count)
+        let frame = counts.withUnsafeMutableBufferPointer { reader.read(model, perTensor: $0) }
+        let tensors = counts.indices.compactMap { j -> EvaluationReport.Saturation? in
+            let c = counts[j]
+            guard c.total > 0 else { return nil }
+            return EvaluationReport.Saturation(tensor: reader.tensors[j], node: reader.nodes[j],
+                                               high: Double(c.high) / Double(c.total), low: Double(c.low) / Double(c.total))
+        }
+        return (tensors.sorted { $0.high + $0.low > $1.high + $1.low }, frame.inputOutOfRange)
     }
 }
 

@@ -8,26 +8,28 @@ import QuantKernels
 /// is not counted when the tensor's low (high) end is a folded activation's floor (ceiling): that is
 /// the activation, not saturation (see `ModelPairing.activationBounds`).
 public struct SaturationReader: Sendable {
-    /// The int8 tensors whose saturation is reported, in counter order.
-    public let tensors: [String]
+    /// The int8 tensors whose saturation is reported, in counter order, and the nodes writing them.
+    public let tensors: [String], nodes: [String]
     let tensorCounters: [Int]
     let countsLow: [Bool], countsHigh: [Bool]
     let inputCounters: [Int]
 
     public init(model: CompiledModel, activationBounds: ActivationBounds) {
-        var tensors: [String] = [], tensorCounters: [Int] = [], inputCounters: [Int] = []
+        var tensors: [String] = [], nodes: [String] = [], tensorCounters: [Int] = [], inputCounters: [Int] = []
         var countsLow: [Bool] = [], countsHigh: [Bool] = []
         for (i, info) in model.counters.enumerated() {
             if Self.isGraphInputQuantizer(model, info) {
                 inputCounters.append(i)
             } else {
                 tensors.append(info.tensor)
+                nodes.append(info.node.name)
                 tensorCounters.append(i)
                 countsLow.append(!activationBounds.floors.contains(info.tensor))
                 countsHigh.append(!activationBounds.ceilings.contains(info.tensor))
             }
         }
         self.tensors = tensors
+        self.nodes = nodes
         self.tensorCounters = tensorCounters
         self.countsLow = countsLow
         self.countsHigh = countsHigh
